@@ -1,0 +1,38 @@
+"""nacrith: lossless compression of text with a language model and an arithmetic coder.
+
+>>> import nacrith
+>>> nacrith.decompress(nacrith.compress(b"To be, or not to be")) == b"To be, or not to be"
+True
+
+The API follows the stdlib ``lzma`` module: one-shot ``compress``/``decompress``,
+reusable ``NacrithCompressor``/``NacrithDecompressor``, ``open`` for files, and one
+error family rooted at ``NacrithError``.
+"""
+
+from .api import NacrithCompressor, NacrithDecompressor, NacrithFile, compress, decompress, open
+from .errors import (
+    CorruptArchiveError,
+    ModelMismatchError,
+    ModelNotFoundError,
+    NacrithError,
+    TruncatedArchiveError,
+    UnsupportedFormatError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "compress",
+    "decompress",
+    "open",
+    "NacrithCompressor",
+    "NacrithDecompressor",
+    "NacrithFile",
+    "NacrithError",
+    "CorruptArchiveError",
+    "TruncatedArchiveError",
+    "ModelMismatchError",
+    "ModelNotFoundError",
+    "UnsupportedFormatError",
+    "__version__",
+]

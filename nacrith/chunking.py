@@ -1,0 +1,111 @@
+"""Cutting input into chunks: where to cut, and which bytes are text worth giving to the model.
+
+Only the encoder uses this module. The decoder never re-derives a cut: it reads each
+chunk's length from the chunk table, so these rules can improve without a format change.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+__all__ = ["Piece", "split_text_runs", "chunk_count", "cut_points", "safe_cut"]
+
+MIN_TEXT_RUN = 64
+"""Valid UTF-8 shorter than this between binary bytes is not worth a model restart; it stays binary."""
+
+MAX_BINARY_SHARE = 0.5
+"""A piece of data that is mostly not UTF-8 goes to the fallback whole: it is binary, not damaged text."""
+
+_CUT_SEARCH = 4096
+"""How far back from an ideal cut to look for a line end or space, so no token or character straddles a cut."""
+
+
+@dataclass(frozen=True)
+class Piece:
+    start: int
+    end: int
+    is_text: bool
+
+
+def split_text_runs(data: bytes) -> list[Piece]:
+    """Split ``data`` into maximal valid-UTF-8 runs and the bytes between them.
+
+    Text runs shorter than MIN_TEXT_RUN join the binary around them. When binary bytes are
+    more than MAX_BINARY_SHARE of the data, the whole is one binary piece.
+    """
+    if not data:
+        return []
+    pieces: list[Piece] = []
+    pos = 0
+    binary_bytes = 0
+    limit = int(len(data) * MAX_BINARY_SHARE)
+    view = memoryview(data)  # slices without copies: each decode stops at the next bad byte
+    while pos < len(data):
+        try:
+            codecs.utf_8_decode(view[pos:], "strict", True)
+            pieces.append(Piece(pos, len(data), True))
+            break
+        except UnicodeDecodeError as exc:
+            bad_start, bad_end = pos + exc.start, pos + exc.end
+        if bad_start > pos:
+            pieces.append(Piece(pos, bad_start, True))
+        pieces.append(Piece(bad_start, bad_end, False))
+        binary_bytes += bad_end - bad_start
+        if binary_bytes > limit:
+            return [Piece(0, len(data), False)]
+        pos = bad_end
+    return _merge(pieces)
+
+
+def _merge(pieces: list[Piece]) -> list[Piece]:
+    """Demote short text runs to binary, then join neighbours of the same kind."""
+    out: list[Piece] = []
+    for piece in pieces:
+        is_text = piece.is_text and piece.end - piece.start >= MIN_TEXT_RUN
+        if out and out[-1].is_text == is_text:
+            out[-1] = Piece(out[-1].start, piece.end, is_text)
+        else:
+            out.append(Piece(piece.start, piece.end, is_text))
+    return out
+
+
+def chunk_count(size: int, lanes: int, chunk_bytes: int, min_chunk_bytes: int) -> int:
+    """How many chunks a text of ``size`` bytes becomes.
+
+    As many as fill the lanes, but none shorter than ``min_chunk_bytes`` (a cold start costs
+    bits) and none longer than ``chunk_bytes``.
+    """
+    if size <= 0:
+        return 0
+    needed = -(-size // chunk_bytes)
+    wanted = max(1, min(lanes, size // max(1, min_chunk_bytes)))
+    return max(needed, wanted)
+
+
+def safe_cut(data: bytes, ideal: int, lowest: int) -> int:
+    """A cut at or before ``ideal`` (but after ``lowest``) just after a line end, else a space, else an ASCII byte."""
+    floor = max(lowest + 1, ideal - _CUT_SEARCH)
+    if ideal >= len(data):
+        return len(data)
+    for separator in (b"\n", b" "):
+        at = data.rfind(separator, floor, ideal)
+        if at >= 0:
+            return at + 1
+    for at in range(ideal, floor - 1, -1):
+        if data[at] < 0x80:  # never inside a UTF-8 sequence
+            return at
+    return ideal
+
+
+def cut_points(data: bytes, count: int) -> list[int]:
+    """End offsets of ``count`` nearly equal chunks of ``data``, each cut at a safe place."""
+    ends = []
+    start = 0
+    for i in range(1, count):
+        ideal = start + (len(data) - start) // (count - i + 1)
+        end = safe_cut(data, ideal, start)
+        ends.append(end)
+        start = end
+    ends.append(len(data))
+    return ends

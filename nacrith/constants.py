@@ -1,0 +1,44 @@
+"""Every number the format or the defaults depend on, each with its reason."""
+
+from __future__ import annotations
+
+MAGIC = b"\x8eNCR"
+"""Frame magic. The high first byte makes text-mode mangling (7-bit, CRLF) visible at once."""
+
+FORMAT_VERSION = 1
+"""Container version; a decoder rejects any other (see FORMAT.md)."""
+
+STATE_BITS = 32
+"""Arithmetic coder register width: low/high are 32-bit, as in the classic Witten-Neal-Cleary coder."""
+
+PRECISION_BITS = 24
+"""CDF precision: frequencies sum to 2**24. Must be <= STATE_BITS - 2 so a quarter range holds the total."""
+
+DEFAULT_LANES = 8
+"""Chunks evaluated side by side, one token each per llama_decode (chosen by measurement, BENCHMARKS.md)."""
+
+DEFAULT_WINDOW = 2048
+"""Tokens of context a lane keeps in the KV cache before it slides."""
+
+DEFAULT_SLIDE_KEEP = 1536
+"""Tokens kept when a lane's context reaches the window: the oldest window-keep are dropped at once,
+so the cost of a slide is paid every window-keep tokens, not every token."""
+
+DEFAULT_CHUNK_BYTES = 64 * 1024
+"""Largest chunk, in input bytes. Longer chunks waste fewer bits on cold starts; more chunks fill more lanes."""
+
+MIN_CHUNK_BYTES = 16 * 1024
+"""Smallest chunk a text is cut into (unless it is shorter): a chunk restart costs its first tokens'
+context, so small inputs use fewer lanes rather than many cold ones."""
+
+MAX_CHUNK_BYTES = 1 << 26
+"""Upper bound a decoder accepts for one chunk's length, so a damaged header cannot ask for a huge buffer."""
+
+MAX_LANES = 256
+"""Upper bound on lanes a decoder accepts; llama.cpp's n_seq_max is far below any real memory limit there."""
+
+FALLBACK_ZSTD_LEVEL = 19
+"""zstd level for input the model cannot code: as good as `zstd -19`, the bar the issue sets."""
+
+MAX_GROUP_CHUNKS = 4096
+"""Upper bound on chunks in one group (neural ones are further limited to the lanes)."""

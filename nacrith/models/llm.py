@@ -1,0 +1,209 @@
+"""The language model, through llama.cpp's low-level API: the only module that imports llama_cpp.
+
+Two objects:
+
+* :class:`LanguageModel` owns the loaded GGUF: tokenizer, detokenizer, identity.
+* :class:`LaneEvaluator` runs up to ``lanes`` token sequences side by side, one token
+  each per ``llama_decode``, every sequence in its own KV stream, and slides each
+  sequence's window in place (``llama_memory_seq_rm`` + ``llama_memory_seq_add``)
+  instead of re-evaluating its context.
+
+Exactness: llama.cpp's logits depend on the batch shape (measured: up to ~2.5 logits
+apart between a sequence evaluated alone and in a 64-lane batch). So the evaluator
+takes every decision that shapes a batch from its arguments, which come from the
+archive: which lanes step, in which order, at which positions, when they slide.
+Thread count and timing never change a batch.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelNotFoundError, NacrithError
+
+try:
+    import llama_cpp
+except ImportError as exc:  # pragma: no cover - a broken install, not a user error
+    raise ImportError("nacrith needs llama-cpp-python: pip install llama-cpp-python") from exc
+
+__all__ = ["LanguageModel", "LaneEvaluator", "build_id", "default_threads"]
+
+_GGUF_MAGIC = b"GGUF"
+
+
+def build_id() -> str:
+    """llama-cpp-python's version and a tag of the CPU kernels it was built with, e.g. ``0.3.36/1a2b3c4d``.
+
+    Archives record it: logits can change between versions, and between builds of one version
+    that use other CPU kernels (AVX2 vs AVX-512 vs AMX). A decode that fails its checksum
+    names both builds.
+    """
+    _init_backend()
+    info = llama_cpp.llama_print_system_info().decode(errors="replace")
+    features = sorted(f.split("=")[0].strip().lower() for f in info.replace("|", "\n").splitlines() if f.strip().endswith("= 1"))
+    tag = hashlib.sha256(" ".join(features).encode()).hexdigest()[:8]
+    return f"{llama_cpp.__version__}/{tag}"
+
+
+def default_threads() -> int:
+    """Threads for llama.cpp: the cores this process may use (more only adds contention)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+def _silent_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    """llama.cpp logs every load to stderr; a compressor's stderr is for the user's diagnostics."""
+
+
+_backend_ready = False
+
+
+def _init_backend() -> None:
+    global _backend_ready
+    if not _backend_ready:
+        if not os.environ.get("NACRITH_LLAMA_LOG"):
+            llama_cpp.llama_log_set(_silent_log, ctypes.c_void_p())
+        llama_cpp.llama_backend_init()
+        _backend_ready = True
+
+
+class LanguageModel:
+    """A GGUF model loaded for evaluation; tokenizes and detokenizes exactly as llama.cpp does."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelNotFoundError(f"model file not found: {self.path}")
+        with open(self.path, "rb") as f:
+            if f.read(4) != _GGUF_MAGIC:
+                raise ModelNotFoundError(f"not a GGUF model file: {self.path}")
+        _init_backend()
+        params = llama_cpp.llama_model_default_params()
+        params.n_gpu_layers = 0  # CPU: identical results on every machine of a build matter more than speed
+        self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), params)
+        if not self._model:
+            raise ModelNotFoundError(f"llama.cpp could not load the model: {self.path}")
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
+        self.vocab_size = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
+        bos = int(llama_cpp.llama_vocab_bos(self._vocab))
+        eos = int(llama_cpp.llama_vocab_eos(self._vocab))
+        self.start_token = bos if bos >= 0 else max(eos, 0)
+        """The token every lane starts from, so the first real token has a prediction to be coded with."""
+
+    def __del__(self) -> None:
+        model = getattr(self, "_model", None)
+        if model:
+            llama_cpp.llama_model_free(model)
+            self._model = None
+
+    @cached_property
+    def pieces(self) -> list[bytes]:
+        """The bytes of every token (specials render as nothing: they never come out of tokenize here)."""
+        buf = ctypes.create_string_buffer(256)
+        out = []
+        for token in range(self.vocab_size):
+            n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, False)
+            if n < 0:
+                big = ctypes.create_string_buffer(-n)
+                n = llama_cpp.llama_token_to_piece(self._vocab, token, big, len(big), 0, False)
+                out.append(big.raw[:n])
+            else:
+                out.append(buf.raw[:n])
+        return out
+
+    def tokenize(self, data: bytes) -> list[int]:
+        """Tokens of ``data`` as plain text: no BOS added, special-token text not parsed as specials."""
+        if not data:
+            return []
+        capacity = len(data) + 8
+        tokens = (llama_cpp.llama_token * capacity)()
+        n = llama_cpp.llama_tokenize(self._vocab, data, len(data), tokens, capacity, False, False)
+        if n < 0:
+            capacity = -n
+            tokens = (llama_cpp.llama_token * capacity)()
+            n = llama_cpp.llama_tokenize(self._vocab, data, len(data), tokens, capacity, False, False)
+        if n < 0:
+            raise NacrithError(f"llama.cpp could not tokenize {len(data)} bytes")
+        return list(tokens[:n])
+
+    def detokenize(self, tokens: list[int]) -> bytes:
+        pieces = self.pieces
+        return b"".join(pieces[t] for t in tokens)
+
+    def evaluator(self, lanes: int, window: int, threads: int | None = None) -> "LaneEvaluator":
+        return LaneEvaluator(self, lanes, window, threads)
+
+
+class LaneEvaluator:
+    """Evaluates up to ``lanes`` sequences in lockstep with a KV window of ``window`` tokens each."""
+
+    def __init__(self, model: LanguageModel, lanes: int, window: int, threads: int | None = None) -> None:
+        self.model = model
+        self.lanes = lanes
+        self.window = window
+        threads = threads or default_threads()
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = lanes * window
+        params.n_batch = max(lanes, 1)
+        params.n_ubatch = max(lanes, 1)  # one step is always one ubatch: no split that timing could change
+        params.n_seq_max = lanes
+        params.n_threads = threads
+        params.n_threads_batch = threads
+        params.kv_unified = False  # a KV stream per lane: measured fastest for lockstep lanes
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # measured: no gain on CPU
+        params.no_perf = True
+        params.n_outputs_max = lanes
+        self._ctx = llama_cpp.llama_init_from_model(model._model, params)
+        if not self._ctx:
+            raise NacrithError(f"llama.cpp could not create a context for {lanes} lanes x {window} tokens")
+        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        self._batch = llama_cpp.llama_batch_init(lanes, 0, 1)
+        self._n_vocab = model.vocab_size
+
+    def __del__(self) -> None:
+        batch = getattr(self, "_batch", None)
+        if batch is not None:
+            llama_cpp.llama_batch_free(batch)
+            self._batch = None
+        ctx = getattr(self, "_ctx", None)
+        if ctx:
+            llama_cpp.llama_free(ctx)
+            self._ctx = None
+
+    def reset(self) -> None:
+        """Forget every lane's context, as if the evaluator were new."""
+        llama_cpp.llama_memory_clear(self._memory, True)
+
+    def slide(self, lane: int, drop: int, length: int) -> None:
+        """Drop the oldest ``drop`` of ``length`` cached tokens of ``lane`` and shift the rest to position 0."""
+        llama_cpp.llama_memory_seq_rm(self._memory, lane, 0, drop)
+        llama_cpp.llama_memory_seq_add(self._memory, lane, drop, length, -drop)
+
+    def step(self, lanes: list[int], tokens: list[int], positions: list[int]) -> np.ndarray:
+        """Feed ``tokens[i]`` to ``lanes[i]`` at ``positions[i]``; return next-token logits, shape (n, V).
+
+        The returned array is a view of llama.cpp's buffer, valid until the next step.
+        """
+        n = len(tokens)
+        batch = self._batch
+        batch.n_tokens = n
+        for i in range(n):
+            batch.token[i] = tokens[i]
+            batch.pos[i] = positions[i]
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = lanes[i]
+            batch.logits[i] = 1
+        status = llama_cpp.llama_decode(self._ctx, batch)
+        if status != 0:
+            raise NacrithError(f"llama_decode failed with status {status} ({n} lanes)")
+        pointer = llama_cpp.llama_get_logits(self._ctx)
+        return np.ctypeslib.as_array(pointer, shape=(n, self._n_vocab))
