@@ -11,11 +11,15 @@ from dataclasses import dataclass
 
 __all__ = ["Piece", "split_text_runs", "chunk_count", "cut_points", "safe_cut"]
 
-MIN_TEXT_RUN = 64
+MIN_TEXT_RUN = 128
 """Valid UTF-8 shorter than this between binary bytes is not worth a model restart; it stays binary."""
 
-MAX_BINARY_SHARE = 0.5
-"""A piece of data that is mostly not UTF-8 goes to the fallback whole: it is binary, not damaged text."""
+MAX_BINARY_SHARE = 0.1
+"""Data where more than this share of bytes are invalid UTF-8 or control codes goes to the fallback
+whole: it is binary, not text with a few damaged bytes."""
+
+_CONTROL = bytes(b for b in range(32) if b not in b"\t\n\r\x0b\x0c\x1b")
+"""Control bytes that text rarely holds (tab, line ends, form feed and escape are common in text)."""
 
 _CUT_SEARCH = 4096
 """How far back from an ideal cut to look for a line end or space, so no token or character straddles a cut."""
@@ -36,10 +40,12 @@ def split_text_runs(data: bytes) -> list[Piece]:
     """
     if not data:
         return []
+    limit = int(len(data) * MAX_BINARY_SHARE)
+    if len(data) - len(data.translate(None, _CONTROL)) > limit:
+        return [Piece(0, len(data), False)]
     pieces: list[Piece] = []
     pos = 0
     binary_bytes = 0
-    limit = int(len(data) * MAX_BINARY_SHARE)
     view = memoryview(data)  # slices without copies: each decode stops at the next bad byte
     while pos < len(data):
         try:
@@ -59,7 +65,9 @@ def split_text_runs(data: bytes) -> list[Piece]:
 
 
 def _merge(pieces: list[Piece]) -> list[Piece]:
-    """Demote short text runs to binary, then join neighbours of the same kind."""
+    """Demote short text runs between binary bytes to binary, then join neighbours of the same kind."""
+    if len(pieces) == 1:
+        return pieces
     out: list[Piece] = []
     for piece in pieces:
         is_text = piece.is_text and piece.end - piece.start >= MIN_TEXT_RUN
@@ -78,16 +86,17 @@ def chunk_count(size: int, lanes: int, chunk_bytes: int, min_chunk_bytes: int) -
     """
     if size <= 0:
         return 0
-    needed = -(-size // chunk_bytes)
+    needed = -(-size // (chunk_bytes - chunk_bytes // 8))  # room for cuts moved back to a safe place
     wanted = max(1, min(lanes, size // max(1, min_chunk_bytes)))
     return max(needed, wanted)
 
 
-def safe_cut(data: bytes, ideal: int, lowest: int) -> int:
-    """A cut at or before ``ideal`` (but after ``lowest``) just after a line end, else a space, else an ASCII byte."""
-    floor = max(lowest + 1, ideal - _CUT_SEARCH)
+def safe_cut(data: bytes, ideal: int, lowest: int, search: int = _CUT_SEARCH) -> int:
+    """A cut at or before ``ideal`` (but after ``lowest``, at most ``search`` bytes back) just after
+    a line end, else a space, else at an ASCII byte; ``ideal`` itself if none is there."""
     if ideal >= len(data):
         return len(data)
+    floor = max(lowest + 1, ideal - search)
     for separator in (b"\n", b" "):
         at = data.rfind(separator, floor, ideal)
         if at >= 0:
@@ -98,14 +107,22 @@ def safe_cut(data: bytes, ideal: int, lowest: int) -> int:
     return ideal
 
 
-def cut_points(data: bytes, count: int) -> list[int]:
-    """End offsets of ``count`` nearly equal chunks of ``data``, each cut at a safe place."""
-    ends = []
+def cut_points(data: bytes, count: int, max_length: int) -> list[int]:
+    """End offsets of about ``count`` nearly equal chunks of ``data``, none longer than ``max_length``.
+
+    A cut moves back to a safe place by at most an eighth of ``max_length``; when that leaves
+    the rest too long for the chunks left, one more chunk is added.
+    """
+    ends: list[int] = []
     start = 0
-    for i in range(1, count):
-        ideal = start + (len(data) - start) // (count - i + 1)
-        end = safe_cut(data, ideal, start)
+    while start < len(data):
+        left = len(data) - start
+        chunks_left = max(1, count - len(ends))
+        if left <= max_length and chunks_left == 1:
+            ends.append(len(data))
+            break
+        ideal = start + min(max_length, -(-left // chunks_left))
+        end = safe_cut(data, ideal, start, min(_CUT_SEARCH, max_length // 8))
         ends.append(end)
         start = end
-    ends.append(len(data))
     return ends

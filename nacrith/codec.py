@@ -128,6 +128,17 @@ class _Chunk:
     tokens: list[int] = field(default_factory=list)
 
 
+def _join_fallback(chunks: list[_Chunk]) -> list[_Chunk]:
+    """Neighbouring chunks for the fallback become one: zstd does better on one longer input."""
+    out: list[_Chunk] = []
+    for chunk in chunks:
+        if out and chunk.method != METHOD_NEURAL and out[-1].method != METHOD_NEURAL:
+            out[-1] = _Chunk(out[-1].data + chunk.data, -1)
+        else:
+            out.append(chunk)
+    return out
+
+
 class FrameEncoder:
     """Streams one frame: feed bytes with :meth:`write`, end with :meth:`finish`; each returns archive bytes."""
 
@@ -211,7 +222,7 @@ class FrameEncoder:
             model = model or self.engine.model
             count = chunking.chunk_count(len(data), o.lanes, o.chunk_bytes, o.min_chunk_bytes)
             start = 0
-            for end in chunking.cut_points(data, count):
+            for end in chunking.cut_points(data, count, o.chunk_bytes):
                 text = data[start:end]
                 start = end
                 tokens = model.tokenize(text)
@@ -219,7 +230,7 @@ class FrameEncoder:
                     chunks.append(_Chunk(text, METHOD_NEURAL, tokens=tokens))
                 else:
                     chunks.append(_Chunk(text, -1))
-        return chunks
+        return _join_fallback(chunks)
 
     def _encode_group(self, group: list[_Chunk]) -> bytes:
         neural = [c for c in group if c.method == METHOD_NEURAL]

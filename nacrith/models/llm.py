@@ -73,6 +73,15 @@ def _init_backend() -> None:
         if not os.environ.get("NACRITH_LLAMA_LOG"):
             llama_cpp.llama_log_set(_silent_log, ctypes.c_void_p())
         llama_cpp.llama_backend_init()
+        info = llama_cpp.llama_print_system_info().decode(errors="replace")
+        if "AMX_INT8 = 1" in info:
+            # Measured here: llama-cpp-python 0.3.36 built natively on a Sapphire Rapids CPU crashes
+            # (SIGSEGV) in llama_decode on any batch of more than one token. A crash loses work.
+            raise NacrithError(
+                "this llama-cpp-python was built with AMX kernels, which crash on batched decoding; "
+                "rebuild it portably: CMAKE_ARGS=-DGGML_NATIVE=OFF pip install --force-reinstall "
+                "--no-cache-dir --no-deps llama-cpp-python"
+            )
         _backend_ready = True
 
 

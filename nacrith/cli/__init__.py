@@ -1,0 +1,250 @@
+"""The ``nacrith`` command: click options wired to the API, nothing more.
+
+Parsing lives here; naming and safe output in :mod:`.files`; one file's run in :mod:`.jobs`;
+the bar and summary in :mod:`.progress`; the archive view in :mod:`.info`; messages and
+exit status in :mod:`.report`. The coding itself is the public API's, so the CLI cannot
+do anything a library user could not.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Callable
+
+import click
+
+from .. import NacrithCompressor, NacrithError, __version__
+from ..api import engine
+from ..constants import DEFAULT_LANES, DEFAULT_WINDOW
+from ..models.registry import DEFAULT_MODEL_FILE, MODEL_ENV
+from . import files, info, jobs
+from .report import Fatal, describe, interruptible, run_each
+
+__all__ = ["main", "cli"]
+
+ALIASES = {"c": "compress", "d": "decompress", "t": "test", "l": "info"}
+"""Short names, in the spirit of zstd's -d/-t/-l."""
+
+
+class _Group(click.Group):
+    """A group that also answers to the short names in ALIASES, without listing them twice in --help."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, ALIASES.get(cmd_name, cmd_name))
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        return (command.name if command else name), command, rest
+
+
+@click.group(name="nacrith", cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="nacrith", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Lossless text compression with a language model and an arithmetic coder.
+
+    Text is coded with a small language model's predictions (llama.cpp); anything the
+    model cannot code goes to zstd. Archives end in .nacr and record the model and every
+    parameter needed to decode them.
+
+    \b
+    Examples:
+      nacrith compress notes.txt          # -> notes.txt.nacr, notes.txt kept
+      nacrith decompress notes.txt.nacr   # -> notes.txt
+      nacrith test notes.txt.nacr         # decode and verify, write nothing
+      nacrith info notes.txt.nacr         # what is inside, without decoding
+      cat log.txt | nacrith compress | nacrith decompress
+
+    Short names: c (compress), d (decompress), t (test), l (info).
+    """
+
+
+def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Apply click options in reading order (click applies decorators bottom-up)."""
+    return lambda command: functools.reduce(lambda f, option: option(f), reversed(decorators), command)
+
+
+_output_options = _options(
+    click.option("-o", "--output", metavar="PATH", help="Write to PATH ('-' for stdout). One input only."),
+    click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to stdout; inputs are kept."),
+    click.option("-f", "--force", is_flag=True, help="Overwrite existing outputs; allow compressed data to or from a terminal."),
+    click.option("-k", "--keep/--rm", default=True, help="Keep each input (default), or remove it once its output is complete."),
+)
+
+_verbosity_options = _options(
+    click.option("-q", "--quiet", count=True, help="No progress bar or warnings; errors only."),
+    click.option("-v", "--verbose", count=True, help="A summary line per file on stderr."),
+)
+
+_model_options = _options(
+    click.option(
+        "--model",
+        metavar="GGUF",
+        type=click.Path(dir_okay=False),
+        help=f"Model file (default: ${MODEL_ENV}, else the embedded {DEFAULT_MODEL_FILE}). Decoding needs the same model.",
+    ),
+    click.option("-T", "--threads", type=click.IntRange(min=0), default=0, help="llama.cpp threads (0: every core this process may use)."),
+)
+
+
+def _settings(quiet: int, verbose: int, threads: int, **chosen: Any) -> jobs.Settings:
+    return jobs.Settings(verbosity=1 + verbose - quiet, threads=threads or None, **chosen)
+
+
+def _finish(ok: bool) -> None:
+    """Exit 1 if any file failed; each failure has already been reported."""
+    if not ok:
+        raise click.exceptions.Exit(1)
+
+
+def _check_model(settings: jobs.Settings) -> None:
+    """Fail once, before any file, for a model that cannot be found, rather than once per file."""
+    if settings.model is not None:
+        try:
+            engine(settings.model, settings.threads)
+        except NacrithError as exc:
+            raise Fatal(describe(exc)) from None
+
+
+@cli.command()
+@click.argument("file", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True))
+@_output_options
+@_verbosity_options
+@_model_options
+@click.option("--lanes", type=click.IntRange(min=1), help=f"Chunks coded side by side  [default: {DEFAULT_LANES}]")
+@click.option("--window", type=click.IntRange(min=1), help=f"Tokens of context the model sees  [default: {DEFAULT_WINDOW}]")
+@interruptible
+def compress(
+    file: tuple[str, ...],
+    output: str | None,
+    to_stdout: bool,
+    force: bool,
+    keep: bool,
+    quiet: int,
+    verbose: int,
+    model: str | None,
+    threads: int,
+    lanes: int | None,
+    window: int | None,
+) -> None:
+    """Compress each FILE to FILE.nacr; with no FILE, or '-', stdin to stdout.
+
+    Inputs are kept unless --rm, and then removed only once their archive is complete.
+    An existing output is an error unless -f. Compressed data is not written to a
+    terminal unless -f. More lanes code faster on more cores; a longer window predicts
+    better but runs slower.
+
+    \b
+    Examples:
+      nacrith compress notes.txt                  # -> notes.txt.nacr
+      nacrith compress --rm -v *.txt              # replace each file by its archive
+      nacrith compress -o all.nacr < notes.txt
+      nacrith compress -c book.txt | ssh host 'cat > book.txt.nacr'
+      nacrith compress --model other.gguf --window 1024 -T 4 book.txt
+    """
+    settings = _settings(quiet, verbose, threads, force=force, keep=keep, model=model, lanes=lanes, window=window)
+    plan = files.plan(file, output, to_stdout, "compress")
+    try:  # a bad --lanes/--window or --model is the command's problem, not each file's
+        NacrithCompressor(**settings.coding_options())  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    except NacrithError as exc:
+        raise Fatal(describe(exc)) from None
+    _finish(run_each(plan, lambda job: jobs.compress_file(job, settings)))
+
+
+@cli.command()
+@click.argument("file", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True))
+@_output_options
+@_verbosity_options
+@_model_options
+@interruptible
+def decompress(
+    file: tuple[str, ...],
+    output: str | None,
+    to_stdout: bool,
+    force: bool,
+    keep: bool,
+    quiet: int,
+    verbose: int,
+    model: str | None,
+    threads: int,
+) -> None:
+    """Decompress each FILE.nacr to FILE; with no FILE, or '-', stdin to stdout.
+
+    The archive records its lanes, window and model, so none are chosen here; --model
+    is only for an archive made with a model other than the default. Every chunk and
+    the whole output are checked against their CRC-32 before the output gets its name.
+    Concatenated archives decode to the concatenation of their contents.
+
+    \b
+    Examples:
+      nacrith decompress notes.txt.nacr           # -> notes.txt
+      nacrith d -c notes.txt.nacr | less
+      nacrith decompress -o notes.txt < archive.bin
+      nacrith decompress --model other.gguf book.txt.nacr
+    """
+    settings = _settings(quiet, verbose, threads, force=force, keep=keep, model=model)
+    plan = files.plan(file, output, to_stdout, "decompress")
+    _check_model(settings)
+    _finish(run_each(plan, lambda job: jobs.decompress_file(job, settings)))
+
+
+@cli.command()
+@click.argument("file", nargs=-1, required=True, type=click.Path(dir_okay=True, allow_dash=True))
+@_verbosity_options
+@_model_options
+@interruptible
+def test(file: tuple[str, ...], quiet: int, verbose: int, model: str | None, threads: int) -> None:
+    """Decode each FILE and verify its checksums, writing nothing.
+
+    Exit status 0 when every archive decodes intact, 1 otherwise, with a message
+    naming each bad file (and, with -v, "FILE: OK" for each good one).
+
+    \b
+    Examples:
+      nacrith test backup/*.nacr
+      nacrith test -v notes.txt.nacr             # nacrith: notes.txt.nacr: OK
+      curl -s https://example.org/x.nacr | nacrith test -
+    """
+    settings = _settings(quiet, verbose, threads, model=model)
+    plan = files.plan(file, None, False, "test")
+    _check_model(settings)
+    _finish(run_each(plan, lambda job: jobs.decompress_file(job, settings)))
+
+
+@cli.command(name="info")
+@click.argument("file", nargs=-1, required=True, type=click.Path(dir_okay=True, allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per FILE.")
+@interruptible
+def info_command(file: tuple[str, ...], as_json: bool) -> None:
+    """Show what each archive holds, without decoding it.
+
+    Format version, sizes, ratio and bits per byte, the model (name, fingerprint,
+    llama.cpp build), every coding parameter, and a table of chunks: group, chunk,
+    method (neural, zstd or stored), original bytes, tokens, payload bytes and the
+    chunk's bits per byte.
+
+    \b
+    Examples:
+      nacrith info notes.txt.nacr
+      nacrith info --json *.nacr | jq '.[] | {file, bits_per_byte}'
+    """
+    reports: list[dict[str, Any]] = []
+
+    def inspect(job: files.Job) -> None:
+        files.check_job(job, command="info", force=False)
+        with files.open_source(job.source) as (stream, _):
+            reports.append(info.inspect_archive(stream, job.name))
+        if not as_json:
+            click.echo(("\n" if len(reports) > 1 else "") + info.render_text(reports[-1]))
+
+    ok = run_each([files.Job(source, None) for source in file], inspect)
+    if as_json:
+        click.echo(json.dumps(reports, indent=2))
+    _finish(ok)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: run the command line and exit with its status."""
+    cli.main(args=argv, prog_name="nacrith")

@@ -1,0 +1,213 @@
+"""Where a command reads and writes: file names, stdio, and output that is never left half-written.
+
+The conventions are gzip's and zstd's. ``-`` (or no FILE) is stdin, whose result goes to
+stdout. ``FILE`` compresses to ``FILE.nacr`` and back. An existing output is refused, and
+left untouched, unless ``--force``. Output is written to a temporary file beside the
+target and renamed over it only when complete, so a failure or Ctrl-C leaves the old
+state behind. This module decides nothing about coding; it never imports the API.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import sys
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+import click
+
+__all__ = [
+    "SUFFIX",
+    "STDIO",
+    "Refused",
+    "Job",
+    "plan",
+    "is_terminal",
+    "open_source",
+    "check_job",
+    "output_stream",
+]
+
+SUFFIX = ".nacr"
+"""The archive suffix that ``compress`` appends and ``decompress`` strips."""
+
+STDIO = "-"
+"""The name that means stdin as an input and stdout as an output, as in every Unix filter."""
+
+_TEMP_PREFIX_MAX = 200
+"""Characters of the target's name kept in its temporary name, so the temporary stays under NAME_MAX (255)."""
+
+
+class Refused(Exception):
+    """A file the CLI will not process; the message says why and what to do instead."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input and where its result goes: a path, ``-`` for stdout, or None to discard it (``test``)."""
+
+    source: str
+    target: str | None
+
+    @property
+    def name(self) -> str:
+        """How messages name the input."""
+        return "<stdin>" if self.source == STDIO else self.source
+
+    @property
+    def target_name(self) -> str:
+        return "<stdout>" if self.target == STDIO else str(self.target)
+
+
+def plan(sources: tuple[str, ...], output: str | None, to_stdout: bool, command: str) -> list[Job]:
+    """Pair every input with its output for ``command`` (compress, decompress or test).
+
+    Raises click.UsageError for combinations no file could satisfy (exit status 2); a problem
+    with one file's name is left for that file's turn, so the other files still get done.
+    """
+    sources = sources or (STDIO,)
+    if output is not None and to_stdout:
+        raise click.UsageError("-o/--output and -c/--stdout are exclusive: choose one destination")
+    if output is not None and len(sources) > 1:
+        raise click.UsageError(f"-o/--output names one file, but {len(sources)} inputs were given")
+    if sources.count(STDIO) > 1:
+        raise click.UsageError("stdin ('-') can be read only once")
+    jobs = []
+    for source in sources:
+        if command == "test":
+            target = None
+        elif output is not None:
+            target = output
+        elif to_stdout or source == STDIO:
+            target = STDIO
+        else:
+            target = _default_target(source, command)
+        jobs.append(Job(source, target))
+    return jobs
+
+
+def _default_target(source: str, command: str) -> str:
+    """FILE -> FILE.nacr, FILE.nacr -> FILE; an empty string marks a name to refuse at its turn."""
+    if command == "compress":
+        return source + SUFFIX
+    head, base = os.path.split(source)
+    if not base.endswith(SUFFIX) or base == SUFFIX:
+        return ""
+    return os.path.join(head, base[: -len(SUFFIX)])
+
+
+def is_terminal(stream: str) -> bool:
+    """Whether ``stdin``, ``stdout`` or ``stderr`` is a terminal (one place, so tests can pretend)."""
+    handle = getattr(sys, stream)
+    try:
+        return bool(handle.isatty())
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
+
+
+@contextmanager
+def open_source(source: str) -> Iterator[tuple[BinaryIO, os.stat_result | None]]:
+    """The input as a binary stream, with its stat when it is a regular file (size and metadata to keep)."""
+    if source == STDIO:
+        yield click.get_binary_stream("stdin"), None
+        return
+    with open(source, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        yield stream, info if stat.S_ISREG(info.st_mode) else None
+
+
+def check_job(job: Job, *, command: str, force: bool) -> None:
+    """Refuse, before any work, an output that exists (without --force) or that would be unwise.
+
+    Like gzip, an input already named .nacr is not compressed again unless forced (it is most
+    likely an archive already). Like zstd, compressed bytes are not written to a terminal unless
+    forced: they would only garble it. An output that is the input itself is refused even with
+    --force, since --rm would then delete the result.
+    """
+    if command == "compress" and job.source.endswith(SUFFIX) and not force:
+        raise Refused(f"already has the {SUFFIX} suffix; left unchanged (use -f to compress it again)")
+    if command != "compress" and job.source == STDIO and not force and is_terminal("stdin"):
+        raise Refused("refusing to read compressed data from a terminal; redirect stdin, or use -f to force")
+    if job.target is None:
+        return
+    if job.target == "":
+        raise Refused(f"the name does not end in {SUFFIX}; give the output name with -o, or use -c")
+    if job.target == STDIO:
+        if command == "compress" and not force and is_terminal("stdout"):
+            raise Refused("refusing to write compressed data to a terminal; redirect stdout, or use -f to force")
+        return
+    if os.path.isdir(job.target):
+        raise Refused(f"cannot write {job.target}: it is a directory")
+    if not os.path.lexists(job.target):
+        return
+    if job.source != STDIO and os.path.exists(job.target) and os.path.samefile(job.source, job.target):
+        raise Refused(f"the output {job.target} is the input itself")
+    if not force:
+        raise Refused(f"{job.target} already exists; use -f to overwrite it")
+
+
+@contextmanager
+def output_stream(target: str, *, force: bool, like: os.stat_result | None = None) -> Iterator[BinaryIO]:
+    """A stream whose bytes appear under ``target`` only when the block ends without an exception.
+
+    For a path, bytes go to ``.NAME.XXXXXXXX.tmp`` in the target's directory (a rename is atomic
+    only within one file system), which is renamed over the target on success and removed on
+    any failure, KeyboardInterrupt included. ``like``'s permission bits and times are copied
+    first, as gzip does. No fsync: a compressor is not a database, and gzip and zstd skip it too.
+    For ``-`` it is stdout, which cannot be taken back.
+    """
+    if target == STDIO:
+        stdout = click.get_binary_stream("stdout")
+        yield stdout
+        stdout.flush()
+        return
+    temp = _create_temp(target)
+    try:
+        with open(temp, "wb") as stream:
+            yield stream
+        if like is not None:
+            os.chmod(temp, stat.S_IMODE(like.st_mode))
+            os.utime(temp, ns=(like.st_atime_ns, like.st_mtime_ns))
+        _commit(temp, target, force)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _create_temp(target: str) -> str:
+    """Create an empty, new temporary file beside ``target``, with the mode the umask gives new files."""
+    directory, base = os.path.split(os.path.abspath(target))
+    while True:
+        temp = os.path.join(directory, f".{base[:_TEMP_PREFIX_MAX]}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return temp
+        except FileExistsError:
+            continue  # another writer's temporary: pick another name
+        except OSError as exc:  # name the output the user asked for, not our temporary
+            raise OSError(exc.errno, f"cannot write {target}: {exc.strerror}") from None
+
+
+def _commit(temp: str, target: str, force: bool) -> None:
+    """Move the finished temporary to ``target``; without force, never replace a file that appeared meanwhile.
+
+    A hard link fails if the target exists, which closes the gap between check_job and now;
+    file systems without hard links fall back to a check and a rename.
+    """
+    if force:
+        os.replace(temp, target)
+        return
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        raise Refused(f"{target} appeared while writing it; not overwritten (use -f to overwrite)") from None
+    except OSError:
+        if os.path.lexists(target):
+            raise Refused(f"{target} appeared while writing it; not overwritten (use -f to overwrite)") from None
+        os.replace(temp, target)
+        return
+    os.unlink(temp)

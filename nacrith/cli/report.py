@@ -1,0 +1,80 @@
+"""How the CLI speaks: one ``nacrith: ...`` line on stderr per problem, and the exit status.
+
+Exit status follows gzip and zstd: 0 when every file succeeded, 1 when any failed (the
+others still run), 2 for a usage error (click's own), 130 after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Callable, Iterable, TypeVar
+
+import click
+
+from ..errors import NacrithError
+from .files import Job, Refused
+
+__all__ = ["Fatal", "say", "describe", "run_each", "interruptible"]
+
+PROG = "nacrith"
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+class Fatal(click.ClickException):
+    """A failure that ends the whole command (a missing model, say): ``nacrith: message``, exit 1."""
+
+    def show(self, file: object = None) -> None:
+        say(self.format_message())
+
+
+def say(message: str) -> None:
+    """A diagnostic on stderr, prefixed with the program name so it is clear who is speaking in a pipeline."""
+    click.echo(f"{PROG}: {message}", err=True)
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an expected failure: the OS's words for OSError, the API's own message otherwise."""
+    if isinstance(exc, OSError) and exc.strerror:
+        if exc.filename is not None:
+            return f"{os.fsdecode(exc.filename)}: {exc.strerror}"
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def run_each(jobs: Iterable[Job], action: Callable[[Job], None]) -> bool:
+    """Run ``action`` on every job, reporting each failure against its file; True when all succeeded.
+
+    A broken pipe is not one file's problem (the reader went away), so it ends the command;
+    click then exits 1 quietly, as a filter should.
+    """
+    ok = True
+    for job in jobs:
+        try:
+            action(job)
+        except BrokenPipeError:
+            raise
+        except (NacrithError, OSError, Refused) as exc:
+            ok = False
+            message = describe(exc)
+            prefix = f"{job.name}: "
+            say(message if message.startswith(prefix) else prefix + message)
+    return ok
+
+
+def interruptible(command: F) -> F:
+    """Turn Ctrl-C into exit status 130 (128 + SIGINT), not click's "Aborted!" and 1.
+
+    Partial outputs are already gone by then: files.output_stream removes them on any exception.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            say("interrupted")
+            raise click.exceptions.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,443 @@
+"""The ``nacrith`` command line: file naming, stdio, safety of outputs, messages and exit status.
+
+Most tests run the click app in-process with CliRunner (the model loads once per process);
+a few run ``python -m nacrith`` for real, where only a real process shows the behaviour
+(a terminal on stdout, Ctrl-C). Text inputs stay around a hundred bytes and use
+``--window 64 -T 1`` so the model's part takes well under a second each: one thread,
+because llama.cpp's spinning thread pool slows down badly when the two cores are shared.
+Binary inputs go to the zstd fallback and cost nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import nacrith
+from nacrith.cli import cli, files, jobs
+from nacrith.constants import FORMAT_VERSION
+
+REPO = Path(__file__).resolve().parent.parent
+
+TEXT = (
+    b"Alice was beginning to get very tired of sitting by her sister on the bank, "
+    b"and of having nothing to do.\n"
+)
+"""Valid UTF-8 longer than the chunker's minimum text run, so it goes to the model."""
+
+BINARY = bytes(range(256)) * 4
+"""Not UTF-8: the zstd fallback takes it, no model evaluation needed."""
+
+FAST = ["-T", "1", "--window", "64"]
+"""Options for compressing text quickly (see the module docstring)."""
+
+
+def run(*args: str, input: bytes | None = None) -> Result:
+    """Invoke the CLI in-process; an unexpected exception fails the test with its traceback."""
+    result = CliRunner().invoke(cli, list(args), input=input)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def leftovers(directory: Path) -> list[str]:
+    """Temporary files the CLI may have left behind: there must never be any."""
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
+
+
+@pytest.fixture(scope="module")
+def text_archive(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """TEXT compressed once through the CLI, for the tests that only read an archive."""
+    directory = tmp_path_factory.mktemp("archive")
+    source = directory / "text.txt"
+    source.write_bytes(TEXT)
+    result = run("compress", *FAST, str(source))
+    assert result.exit_code == 0, result.stderr
+    return (directory / "text.txt.nacr").read_bytes()
+
+
+@pytest.fixture
+def binary_file(tmp_path: Path) -> Path:
+    path = tmp_path / "data.bin"
+    path.write_bytes(BINARY)
+    return path
+
+
+# --- round trips ---------------------------------------------------------------
+
+
+def test_text_round_trip_through_files_keeps_input_and_metadata(tmp_path: Path) -> None:
+    source = tmp_path / "text.txt"
+    source.write_bytes(TEXT)
+    os.chmod(source, 0o640)
+    os.utime(source, (1_000_000_000, 1_000_000_000))
+    result = run("compress", *FAST, str(source))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes == b"" and result.stderr == ""
+    archive = tmp_path / "text.txt.nacr"
+    assert source.read_bytes() == TEXT  # kept by default
+    assert nacrith.decompress(archive.read_bytes(), threads=1) == TEXT
+    assert (archive.stat().st_mode & 0o777, archive.stat().st_mtime) == (0o640, 1_000_000_000)
+
+    source.rename(tmp_path / "original.txt")
+    result = run("decompress", "-T", "1", str(archive))
+    assert result.exit_code == 0, result.stderr
+    assert source.read_bytes() == TEXT
+    assert archive.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_stdin_to_stdout_with_dash(text_archive: bytes) -> None:
+    result = run("compress", "-", input=BINARY)
+    assert result.exit_code == 0, result.stderr
+    assert nacrith.decompress(result.stdout_bytes) == BINARY
+    result = run("decompress", "-T", "1", "-", input=text_archive)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes == TEXT
+
+
+def test_no_file_means_stdin_to_stdout() -> None:
+    archive = run("compress", input=BINARY).stdout_bytes
+    result = run("d", input=archive)  # the short name, too
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes == BINARY
+
+
+def test_empty_input_round_trips(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert run("compress", str(empty)).exit_code == 0
+    empty.unlink()
+    assert run("decompress", str(tmp_path / "empty.nacr")).exit_code == 0
+    assert empty.read_bytes() == b""
+
+
+def test_concatenated_archives_decode_to_the_concatenation() -> None:
+    one = run("compress", input=BINARY).stdout_bytes
+    two = run("compress", input=b"\xff" * 300).stdout_bytes
+    result = run("decompress", input=one + two)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes == BINARY + b"\xff" * 300
+    bad = run("decompress", input=one + b"garbage!")
+    assert bad.exit_code == 1
+    assert "followed by data that is not another archive" in bad.stderr
+
+
+# --- destinations ---------------------------------------------------------------
+
+
+def test_stdout_flag_writes_archive_to_stdout_and_keeps_input(binary_file: Path) -> None:
+    result = run("compress", "-c", "--rm", str(binary_file))
+    assert result.exit_code == 0, result.stderr
+    assert nacrith.decompress(result.stdout_bytes) == BINARY
+    assert binary_file.exists()  # --rm does not apply to stdout
+    assert "--rm does not apply" in result.stderr
+    assert not binary_file.with_name("data.bin.nacr").exists()
+
+    archive = binary_file.with_name("data.bin.nacr")
+    archive.write_bytes(result.stdout_bytes)
+    result = run("decompress", "-c", str(archive))
+    assert result.exit_code == 0 and result.stdout_bytes == BINARY
+
+
+def test_output_option_names_the_output(binary_file: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "custom.archive"
+    assert run("compress", "-o", str(archive), str(binary_file)).exit_code == 0
+    assert not binary_file.with_name("data.bin.nacr").exists()
+    restored = tmp_path / "restored"
+    assert run("decompress", "-o", str(restored), str(archive)).exit_code == 0
+    assert restored.read_bytes() == BINARY
+    assert run("decompress", "-o", "-", str(archive)).stdout_bytes == BINARY
+
+
+def test_existing_output_is_refused_untouched_then_overwritten_with_force(binary_file: Path) -> None:
+    archive = binary_file.with_name("data.bin.nacr")
+    archive.write_bytes(b"precious")
+    result = run("compress", "--rm", str(binary_file))
+    assert result.exit_code == 1
+    assert result.stderr == f"nacrith: {binary_file}: {archive} already exists; use -f to overwrite it\n"
+    assert archive.read_bytes() == b"precious"
+    assert binary_file.exists()  # --rm never runs after a failure
+    assert leftovers(binary_file.parent) == []
+
+    result = run("compress", "-f", str(binary_file))
+    assert result.exit_code == 0, result.stderr
+    assert nacrith.decompress(archive.read_bytes()) == BINARY
+
+
+def test_rm_removes_input_only_after_success(binary_file: Path) -> None:
+    archive = binary_file.with_name("data.bin.nacr")
+    assert run("compress", "--rm", str(binary_file)).exit_code == 0
+    assert not binary_file.exists() and archive.exists()
+    assert run("decompress", "--rm", str(archive)).exit_code == 0
+    assert binary_file.read_bytes() == BINARY and not archive.exists()
+
+    broken = binary_file.with_name("broken.nacr")
+    broken.write_bytes(b"not an archive at all")
+    result = run("decompress", "--rm", str(broken))
+    assert result.exit_code == 1
+    assert broken.exists() and not binary_file.with_name("broken").exists()
+
+
+def test_input_already_named_nacr_is_not_compressed_again(tmp_path: Path) -> None:
+    archive = tmp_path / "x.nacr"
+    archive.write_bytes(BINARY)
+    result = run("compress", str(archive))
+    assert result.exit_code == 1 and "already has the .nacr suffix" in result.stderr
+    assert not (tmp_path / "x.nacr.nacr").exists()
+    assert run("compress", "-f", str(archive)).exit_code == 0
+    assert (tmp_path / "x.nacr.nacr").exists()
+
+
+def test_refuses_compressed_data_to_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "is_terminal", lambda stream: stream == "stdout")
+    result = run("compress", input=BINARY)
+    assert result.exit_code == 1
+    assert result.stdout_bytes == b""
+    assert result.stderr.startswith("nacrith: <stdin>: refusing to write compressed data to a terminal")
+    forced = run("compress", "-f", input=BINARY)
+    assert forced.exit_code == 0 and nacrith.decompress(forced.stdout_bytes) == BINARY
+
+
+def test_progress_bar_only_on_a_terminal_and_not_with_quiet(binary_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run("compress", "-c", str(binary_file)).stderr == ""
+    monkeypatch.setattr(files, "is_terminal", lambda stream: stream == "stderr")
+    assert "data.bin" in run("compress", "-c", str(binary_file)).stderr
+    assert run("compress", "-q", "-c", str(binary_file)).stderr == ""
+
+
+def test_verbose_prints_a_summary_per_file(binary_file: Path) -> None:
+    result = run("compress", "-v", str(binary_file))
+    assert result.exit_code == 0
+    line = result.stderr.strip()
+    assert line.startswith(f"nacrith: {binary_file}: 1,024 -> ")
+    assert "bits/byte" in line and line.endswith(f"-> {binary_file}.nacr")
+
+
+# --- failures ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"plain text, no archive", "not a nacrith archive"),
+        (b"", "empty input"),
+        ("truncated", "truncated archive"),
+    ],
+)
+def test_bad_archive_fails_cleanly_with_no_output(tmp_path: Path, text_archive: bytes, content: object, message: str) -> None:
+    bad = tmp_path / "bad.nacr"
+    bad.write_bytes(text_archive[: len(text_archive) - 5] if content == "truncated" else content)  # type: ignore[arg-type]
+    result = run("decompress", "-T", "1", str(bad))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"nacrith: {bad}: ") and message in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.nacr"]
+
+
+def test_decompress_needs_the_suffix_or_a_destination(binary_file: Path) -> None:
+    result = run("decompress", str(binary_file))
+    assert result.exit_code == 1 and "does not end in .nacr" in result.stderr
+
+
+def test_missing_input_fails_but_other_files_still_run(binary_file: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.txt"
+    result = run("compress", str(missing), str(binary_file))
+    assert result.exit_code == 1
+    assert result.stderr == f"nacrith: {missing}: No such file or directory\n"
+    assert binary_file.with_name("data.bin.nacr").exists()
+
+
+def test_missing_model_is_one_clear_error(binary_file: Path, tmp_path: Path) -> None:
+    result = run("compress", "--model", str(tmp_path / "nope.gguf"), str(binary_file))
+    assert result.exit_code == 1
+    assert result.stderr == f"nacrith: model file not found: {tmp_path / 'nope.gguf'}\n"
+
+
+def test_ctrl_c_removes_the_partial_output_and_exits_130(binary_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Interrupted:
+        def __init__(self, **options: object) -> None:
+            pass
+
+        def compress(self, data: bytes) -> bytes:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(jobs, "NacrithCompressor", Interrupted)
+    result = run("compress", "--rm", str(binary_file))
+    assert result.exit_code == 130
+    assert result.stderr.endswith("nacrith: interrupted\n")
+    assert sorted(p.name for p in binary_file.parent.iterdir()) == ["data.bin"]
+
+
+# --- test and info ---------------------------------------------------------------
+
+
+def test_test_command_reports_each_file(tmp_path: Path, text_archive: bytes) -> None:
+    good = tmp_path / "good.nacr"
+    good.write_bytes(text_archive)
+    bad = tmp_path / "bad.nacr"
+    bad.write_bytes(text_archive[:-1])
+    result = run("test", "-T", "1", "-v", str(good))
+    assert (result.exit_code, result.stderr) == (0, f"nacrith: {good}: OK\n")
+    assert result.stdout_bytes == b""
+    assert run("test", "-T", "1", str(good)).stderr == ""
+    result = run("test", "-T", "1", str(bad), str(good))
+    assert result.exit_code == 1
+    assert "truncated archive" in result.stderr and f"{good}: OK" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.nacr", "good.nacr"]
+
+
+def test_test_command_catches_a_damaged_payload(tmp_path: Path, text_archive: bytes) -> None:
+    damaged = bytearray(text_archive)
+    damaged[-10] ^= 0x40  # inside the neural payload: decodes, but to the wrong text
+    path = tmp_path / "damaged.nacr"
+    path.write_bytes(damaged)
+    result = run("test", "-T", "1", str(path))
+    assert result.exit_code == 1 and result.stderr.startswith(f"nacrith: {path}: ")
+
+
+def test_info_text(tmp_path: Path, text_archive: bytes) -> None:
+    path = tmp_path / "text.txt.nacr"
+    path.write_bytes(text_archive)
+    result = run("info", str(path))
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert out.startswith(f"{path}:\n")
+    for expected in (
+        "format version   1",
+        f"original size    {len(TEXT)} bytes",
+        f"compressed size  {len(text_archive)} bytes",
+        "window           64 tokens",
+        "slide keep       48 tokens",
+        "precision        24 bits",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "group  chunk  method",
+        "neural",
+    ):
+        assert expected in out, expected
+
+
+def test_info_json(tmp_path: Path, text_archive: bytes, binary_file: Path) -> None:
+    path = tmp_path / "text.txt.nacr"
+    path.write_bytes(text_archive)
+    assert run("compress", str(binary_file)).exit_code == 0
+    result = run("info", "--json", str(path), str(binary_file) + ".nacr")
+    assert result.exit_code == 0, result.stderr
+    text, binary = json.loads(result.stdout)
+    assert text["file"] == str(path)
+    assert (text["original_size"], text["compressed_size"]) == (len(TEXT), len(text_archive))
+    assert text["bits_per_byte"] == pytest.approx(8 * len(text_archive) / len(TEXT))
+    (frame,) = text["archives"]
+    assert frame["format_version"] == FORMAT_VERSION
+    assert frame["params"]["window"] == 64 and frame["params"]["precision_bits"] == 24
+    assert len(frame["model"]["fingerprint"]) == 16 and frame["model"]["llama_cpp_build"]
+    assert [c["method"] for c in frame["chunks"]] == ["neural"]
+    chunk = frame["chunks"][0]
+    assert chunk["original_size"] == len(TEXT) and chunk["tokens"] > 0
+    assert chunk["bits_per_byte"] == pytest.approx(8 * chunk["payload_size"] / len(TEXT))
+    assert {c["method"] for c in binary["archives"][0]["chunks"]} <= {"zstd", "stored"}
+
+
+def test_info_of_a_non_archive_fails(binary_file: Path) -> None:
+    result = run("info", str(binary_file))
+    assert result.exit_code == 1 and result.stderr == f"nacrith: {binary_file}: not a nacrith archive (bad magic number)\n"
+
+
+# --- the command line itself ------------------------------------------------------
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert (result.exit_code, result.stdout) == (0, f"nacrith {nacrith.__version__}\n")
+
+
+def test_help_on_every_command() -> None:
+    for command in ([], ["compress"], ["decompress"], ["test"], ["info"]):
+        result = run(*command, "-h")
+        assert result.exit_code == 0 and "Usage: nacrith" in result.stdout
+    assert "Examples:" in run("compress", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compress", "--bogus"],
+        ["compress", "-o", "x", "a", "b"],
+        ["compress", "-o", "x", "-c", "a"],
+        ["compress", "-", "-"],
+        ["compress", "--window", "8", "a"],
+        ["compress", "--lanes", "0", "a"],
+        ["decompress", "--window", "64", "a.nacr"],  # the archive decides the window
+        ["test"],
+        ["info"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    result = run(*args)
+    assert result.exit_code == 2, result.stderr
+    assert "Usage: nacrith" in result.stderr
+
+
+# --- real processes ---------------------------------------------------------------
+
+
+def nacrith_process(*args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+    """Run ``python -m nacrith`` with this checkout importable; stdout and stderr captured unless redirected."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs}
+    return subprocess.run([sys.executable, "-m", "nacrith", *args], env=env, timeout=60, **streams)  # type: ignore[call-overload]
+
+
+def test_process_pipe_round_trip(tmp_path: Path) -> None:
+    compressed = nacrith_process("compress", *FAST, input=TEXT, cwd=tmp_path)
+    assert compressed.returncode == 0, compressed.stderr
+    assert compressed.stderr == b""
+    restored = nacrith_process("decompress", "-T", "1", "-", input=compressed.stdout, cwd=tmp_path)
+    assert (restored.returncode, restored.stdout) == (0, TEXT), restored.stderr
+    assert nacrith_process("--version").stdout == f"nacrith {nacrith.__version__}\n".encode()
+
+
+def test_process_refuses_to_write_compressed_data_to_a_real_terminal() -> None:
+    pty = pytest.importorskip("pty")
+    leader, follower = pty.openpty()
+    try:
+        result = nacrith_process("compress", input=BINARY, stdout=follower)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert result.returncode == 1
+    assert b"refusing to write compressed data to a terminal" in result.stderr
+
+
+def test_process_ctrl_c_exits_130_and_leaves_no_partial_output(tmp_path: Path) -> None:
+    source = tmp_path / "long.txt"
+    source.write_bytes(TEXT * 40)  # minutes of work at full window: it will not finish first
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nacrith", "compress", "-T", "1", str(source)],
+        env=env,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not leftovers(tmp_path) and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert leftovers(tmp_path), "the temporary output never appeared"
+        time.sleep(0.5)  # into the model's work
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert stderr.endswith(b"nacrith: interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.txt"]

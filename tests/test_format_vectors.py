@@ -1,0 +1,451 @@
+"""FORMAT.md is checked against the code: its test vectors, annotated layouts and reference code.
+
+Three things are read out of FORMAT.md and must agree with nacrith:
+
+* every ``python`` block (the reference coder, quantization and schedule) is executed, and
+  its functions must produce the vectors and agree with :mod:`nacrith.coder` and
+  :mod:`nacrith.lockstep`;
+* every vector section ("### Vector ...") holds fenced blocks tagged ``hex archive``,
+  ``hex content``, ``hex payload``, ``text coder``, ``text quantize`` or ``text schedule``,
+  and the code must write and read exactly those bytes and values;
+* every archive vector has a field-by-field table, which must equal what the small
+  parser below (written from FORMAT.md, not from container.py) makes of the bytes.
+
+No test here needs the language model. Neural payloads are checked as containers only.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nacrith
+import nacrith.api
+import nacrith.codec
+from nacrith import fallback
+from nacrith.coder import ArithmeticDecoder, ArithmeticEncoder, quantize
+from nacrith.constants import FORMAT_VERSION, MAGIC
+from nacrith.container import (
+    ChunkEntry,
+    CodingParams,
+    EndBlock,
+    FrameHeader,
+    FrameReader,
+    Group,
+    ModelInfo,
+    write_end,
+    write_group,
+    write_header,
+)
+from nacrith.lockstep import LaneSettings, decode_lanes, encode_lanes
+
+FORMAT_MD = Path(__file__).resolve().parent.parent / "FORMAT.md"
+
+
+# --- reading FORMAT.md -------------------------------------------------------------
+
+
+@dataclass
+class Vector:
+    title: str
+    blocks: dict[str, str] = field(default_factory=dict)
+    """Fenced blocks by info string ("hex archive", "text coder", ...)."""
+    table: list[tuple[int, str, str, str]] = field(default_factory=list)
+    """Rows of the field-by-field table: (offset, hex bytes, field, value)."""
+
+    def hex(self, tag: str) -> bytes:
+        return bytes.fromhex(self.blocks[tag])
+
+
+_FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```[ \t]*$", re.S | re.M)
+_ROW = re.compile(r"^\|\s*(\d+)\s*\|\s*`([0-9a-f ]*)`\s*\|\s*([^|]*?)\s*\|\s*([^|]*?)\s*\|\s*$", re.M)
+
+
+def _format_text() -> str:
+    if not FORMAT_MD.exists():
+        pytest.fail(f"{FORMAT_MD} is missing")
+    return FORMAT_MD.read_text(encoding="utf-8")
+
+
+def load_vectors() -> list[Vector]:
+    """The "### Vector" sections of FORMAT.md with their tagged blocks and tables."""
+    text = _format_text()
+    sections = re.split(r"^### (Vector [^\n]*)\n", text, flags=re.M)
+    vectors = []
+    for title, body in zip(sections[1::2], sections[2::2]):
+        body = re.split(r"^#{1,3} ", body, maxsplit=1, flags=re.M)[0]  # up to the next heading
+        vector = Vector(title.strip())
+        for tag, content in _FENCE.findall(body):
+            tag = tag.strip()
+            if tag.startswith(("hex ", "text ")):
+                assert tag not in vector.blocks, f"{title}: two blocks tagged {tag!r}"
+                vector.blocks[tag] = content
+        vector.table = [(int(o), b.strip(), f.strip(), v.strip()) for o, b, f, v in _ROW.findall(body)]
+        vectors.append(vector)
+    return vectors
+
+
+def reference_code() -> dict:
+    """FORMAT.md's python blocks, executed in order in one namespace."""
+    namespace: dict = {"__name__": "format_md"}
+    for tag, content in _FENCE.findall(_format_text()):
+        if tag.strip() == "python":
+            exec(compile(content, str(FORMAT_MD), "exec"), namespace)
+    return namespace
+
+
+def _key_values(block: str) -> dict[str, list[str]]:
+    out = {}
+    for line in block.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, *values = line.split()
+            out[key] = values
+    return out
+
+
+VECTORS = load_vectors() if FORMAT_MD.exists() else []
+ARCHIVES = [v for v in VECTORS if "hex archive" in v.blocks]
+CODERS = [v for v in VECTORS if "text coder" in v.blocks]
+QUANTIZERS = [v for v in VECTORS if "text quantize" in v.blocks]
+SCHEDULES = [v for v in VECTORS if "text schedule" in v.blocks]
+
+
+def _ids(vectors: list[Vector]) -> list[str]:
+    return [v.title.split(":")[0].removeprefix("Vector ") for v in vectors]
+
+
+# --- an independent reading of the archive layout, written from FORMAT.md ---------
+
+
+_METHOD_NAMES = {0: "stored", 1: "zstd", 2: "neural"}
+
+
+class SpecParser:
+    """Parses a whole archive into rows of (offset, bytes, field, value) and plain structures.
+
+    Deliberately separate from nacrith.container: if the two disagree with each other,
+    one of them disagrees with FORMAT.md.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.rows: list[tuple[int, str, str, str]] = []
+
+    def take(self, n: int, name: str, value: str = "") -> bytes:
+        raw = self.data[self.pos : self.pos + n]
+        assert len(raw) == n, f"archive ends inside {name}"
+        self.rows.append((self.pos, raw.hex(" "), name, value))
+        self.pos += n
+        return raw
+
+    def byte(self, name: str, show=str) -> int:
+        start = self.pos
+        value = self.data[start]
+        self.take(1, name, show(value))
+        return value
+
+    def varint(self, name: str) -> int:
+        start, value, shift = self.pos, 0, 0
+        while True:
+            byte = self.data[self.pos]
+            self.pos += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        assert self.pos - start <= 9 and (self.pos - start == 1 or byte != 0), f"{name}: not a minimal varint"
+        self.rows.append((start, self.data[start : self.pos].hex(" "), name, str(value)))
+        return value
+
+    def short_string(self, name: str) -> str:
+        n = self.data[self.pos]
+        text = self.data[self.pos + 1 : self.pos + 1 + n].decode("utf-8")
+        self.take(1 + n, name, f'"{text}"')
+        return text
+
+    def u32(self, name: str) -> int:
+        value = int.from_bytes(self.data[self.pos : self.pos + 4], "little")
+        self.take(4, name, f"0x{value:08x}")
+        return value
+
+    def parse(self) -> tuple[FrameHeader, list[Group], EndBlock]:
+        self.take(4, "magic")
+        assert self.data[:4] == bytes.fromhex("8e4e4352")
+        assert self.byte("version") == 1
+        names = {1: "content size", 2: "model name"}
+        flags = self.byte("flags", lambda f: f"0x{f:02x}" + "".join(f" {n}" for b, n in names.items() if f & b))
+        assert flags & ~3 == 0
+        content_size = self.varint("content size") if flags & 1 else None
+        fingerprint = self.take(8, "model fingerprint")
+        self.rows[-1] = self.rows[-1][:3] + (fingerprint.hex(),)
+        build = self.short_string("llama.cpp build")
+        name = self.short_string("model name") if flags & 2 else ""
+        params = CodingParams(
+            self.byte("precision bits"),
+            self.varint("lanes"),
+            self.varint("window"),
+            self.varint("slide keep"),
+            self.varint("chunk size"),
+            self.varint("start token"),
+        )
+        header = FrameHeader(ModelInfo(fingerprint, build, name), params, content_size)
+        groups = []
+        while True:
+            kind = self.byte("block type", lambda k: {0: "0 end", 1: "1 group"}[k])
+            if kind == 0:
+                end = EndBlock(self.varint("content size"), self.u32("content CRC-32"))
+                assert self.pos == len(self.data), "bytes after the end block"
+                return header, groups, end
+            entries = []
+            for i in range(self.varint("chunk count")):
+                method = self.byte(f"chunk {i} method", lambda m: f"{m} {_METHOD_NAMES[m]}")
+                length = self.varint(f"chunk {i} length")
+                tokens = self.varint(f"chunk {i} tokens") if method == 2 else 0
+                payload_length = self.varint(f"chunk {i} payload length")
+                entries.append(ChunkEntry(method, length, tokens, payload_length, self.u32(f"chunk {i} CRC-32")))
+            payloads = [self.take(e.payload_length, f"chunk {i} payload", f"{e.payload_length} bytes") for i, e in enumerate(entries)]
+            groups.append(Group(entries, payloads))
+
+
+def annotate(archive: bytes) -> str:
+    """The markdown table FORMAT.md shows under an archive vector (used to write and check it)."""
+    parser = SpecParser(archive)
+    parser.parse()
+    lines = ["| Offset | Bytes | Field | Value |", "|---:|---|---|---|"]
+    lines += [f"| {offset} | `{raw}` | {name} | {value} |" for offset, raw, name, value in parser.rows]
+    return "\n".join(lines)
+
+
+# --- the vectors exist ----------------------------------------------------------------
+
+
+def test_format_md_has_the_vectors_the_brief_promises() -> None:
+    assert len(ARCHIVES) >= 4 and len(CODERS) >= 3 and QUANTIZERS and SCHEDULES
+    assert any(not v.hex("hex content") for v in ARCHIVES), "a vector for empty input"
+    assert {"python"} <= {tag.strip() for tag, _ in _FENCE.findall(_format_text())}
+
+
+def test_format_md_names_the_version_the_code_writes() -> None:
+    text = _format_text()
+    assert re.search(rf"^Format version: {FORMAT_VERSION}\b", text, re.M)
+    assert "8E 4E 43 52" in text and MAGIC == bytes.fromhex("8E4E4352")
+
+
+# --- archive vectors -------------------------------------------------------------------
+
+
+def _chunk_slices(groups: list[Group], content: bytes) -> list[tuple[ChunkEntry, bytes, bytes]]:
+    out, pos = [], 0
+    for group in groups:
+        for entry, payload in zip(group.entries, group.payloads):
+            out.append((entry, payload, content[pos : pos + entry.length]))
+            pos += entry.length
+    assert pos == len(content), "the chunks' lengths do not add up to the content"
+    return out
+
+
+@pytest.fixture
+def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any attempt to resolve, fingerprint or load a model fail the test."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("decoding an archive without neural chunks tried to use a model")
+
+    monkeypatch.setattr(nacrith.api, "engine", forbidden)
+    monkeypatch.setattr(nacrith.codec, "Engine", forbidden)
+
+
+@pytest.mark.parametrize("vector", ARCHIVES, ids=_ids(ARCHIVES))
+def test_table_is_what_the_spec_parser_reads(vector: Vector) -> None:
+    archive = vector.hex("hex archive")
+    expected = annotate(archive).splitlines()[2:]
+    shown = [f"| {o} | `{b}` | {f} | {v} |" for o, b, f, v in vector.table]
+    assert shown == expected
+    assert "".join(b.replace(" ", "") for _, b, _, _ in vector.table) == archive.hex()
+
+
+@pytest.mark.parametrize("vector", ARCHIVES, ids=_ids(ARCHIVES))
+def test_code_writes_exactly_the_archive(vector: Vector) -> None:
+    archive = vector.hex("hex archive")
+    header, groups, end = SpecParser(archive).parse()
+    written = write_header(header) + b"".join(write_group(g) for g in groups) + write_end(end)
+    assert written.hex() == archive.hex()
+
+
+@pytest.mark.parametrize("vector", ARCHIVES, ids=_ids(ARCHIVES))
+def test_code_reads_exactly_the_fields(vector: Vector) -> None:
+    archive = vector.hex("hex archive")
+    header, groups, end = SpecParser(archive).parse()
+    reader = FrameReader(io.BytesIO(archive))
+    assert reader.read_header() == header
+    blocks = list(reader.blocks())
+    assert blocks[:-1] == groups and blocks[-1] == end
+    assert reader.offset == len(archive)
+
+
+@pytest.mark.parametrize("vector", ARCHIVES, ids=_ids(ARCHIVES))
+def test_chunks_and_checksums_match_the_content(vector: Vector) -> None:
+    archive, content = vector.hex("hex archive"), vector.hex("hex content")
+    header, groups, end = SpecParser(archive).parse()
+    assert end.content_size == len(content) and end.crc == zlib.crc32(content)
+    assert header.content_size in (None, len(content))
+    for entry, payload, original in _chunk_slices(groups, content):
+        assert entry.crc == zlib.crc32(original)
+        if entry.method == 2:
+            assert 1 <= entry.tokens <= entry.length and len(payload) == entry.payload_length
+            continue
+        # The encoder's choice and its bytes (zstd level 19, no content size, no checksum)...
+        assert fallback.pack(original) == (entry.method, payload)
+        # ...and what every decoder must make of them.
+        assert fallback.unpack(entry.method, payload, entry.length) == original
+
+
+@pytest.mark.parametrize("vector", ARCHIVES, ids=_ids(ARCHIVES))
+def test_whole_archive_decodes_without_a_model(vector: Vector, no_model: None) -> None:
+    archive, content = vector.hex("hex archive"), vector.hex("hex content")
+    _, groups, _ = SpecParser(archive).parse()
+    if any(e.method == 2 for g in groups for e in g.entries):
+        pytest.skip("neural chunks need the model; checked as a container only")
+    assert nacrith.decompress(archive) == content
+    d = nacrith.NacrithDecompressor()
+    assert b"".join(d.decompress(archive[i : i + 7]) for i in range(0, len(archive), 7)) == content and d.eof
+
+
+# --- coder vectors -------------------------------------------------------------------------
+
+
+def _coder_case(vector: Vector) -> tuple[int, list[int], list[int]]:
+    kv = _key_values(vector.blocks["text coder"])
+    precision = int(kv["precision"][0])
+    freqs = [int(x) for x in kv["frequencies"]]
+    symbols = [int(x) for x in kv.get("symbols", [])]
+    assert sum(freqs) == 1 << precision, f"{vector.title}: frequencies must sum to 2**precision"
+    return precision, freqs, symbols
+
+
+@pytest.mark.parametrize("vector", CODERS, ids=_ids(CODERS))
+def test_coder_writes_and_reads_the_vector(vector: Vector) -> None:
+    precision, freqs, symbols = _coder_case(vector)
+    total, cumulative = 1 << precision, [0, *np.cumsum(freqs).tolist()]
+    encoder = ArithmeticEncoder()
+    for s in symbols:
+        encoder.encode(cumulative[s], freqs[s], total)
+    assert encoder.finish().hex() == vector.hex("hex payload").hex()
+    decoder = ArithmeticDecoder(vector.hex("hex payload"))
+    assert [decoder.decode(cumulative) for _ in symbols] == symbols
+
+
+@pytest.mark.parametrize("vector", CODERS, ids=_ids(CODERS))
+def test_reference_coder_in_format_md_gives_the_same_bytes(vector: Vector) -> None:
+    ref = reference_code()
+    precision, freqs, symbols = _coder_case(vector)
+    total, cumulative = 1 << precision, [0, *np.cumsum(freqs).tolist()]
+    payload = ref["encode"]([(cumulative[s], freqs[s], total) for s in symbols])
+    assert payload.hex() == vector.hex("hex payload").hex()
+    assert ref["decode"](payload, [freqs] * len(symbols)) == symbols
+
+
+def test_reference_coder_agrees_with_the_code_on_random_streams() -> None:
+    ref = reference_code()
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        precision = int(rng.integers(1, 31))
+        vocab = int(rng.integers(1, min(1 << precision, 50) + 1))
+        tables = [quantize(rng.normal(0, rng.uniform(0.1, 9), vocab).astype(np.float32), precision) for _ in range(60)]
+        symbols = [int(rng.choice(vocab, p=t / t.sum())) for t in tables]
+        triples = [(int(t[:s].sum()), int(t[s]), 1 << precision) for s, t in zip(symbols, tables)]
+        encoder = ArithmeticEncoder()
+        for c, f, total in triples:
+            encoder.encode(c, f, total)
+        payload = encoder.finish()
+        assert ref["encode"](triples) == payload
+        assert ref["decode"](payload, [t.tolist() for t in tables]) == symbols
+
+
+# --- quantization vectors --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vector", QUANTIZERS, ids=_ids(QUANTIZERS))
+def test_quantization_vector(vector: Vector) -> None:
+    kv = _key_values(vector.blocks["text quantize"])
+    precision = int(kv["precision"][0])
+    logits = np.array([float(x) for x in kv["logits"]], dtype=np.float32)
+    assert [float(x) for x in kv["logits"]] == logits.tolist(), "logits must be exact float32 values"
+    expected = [int(x) for x in kv["frequencies"]]
+    assert quantize(logits, precision).tolist() == expected
+    assert reference_code()["quantize"](logits, precision).tolist() == expected
+
+
+def test_reference_quantization_agrees_with_the_code() -> None:
+    ref = reference_code()
+    rng = np.random.default_rng(5)
+    for vocab in (1, 2, 7, 300, 5000):
+        for _ in range(5):
+            z = rng.normal(0, rng.uniform(0.1, 10), vocab).astype(np.float32)
+            assert np.array_equal(ref["quantize"](z, 24), quantize(z, 24))
+
+
+# --- schedule vectors ------------------------------------------------------------------------
+
+
+class RecordingPredictor:
+    """A flat distribution; records the calls the lockstep driver makes, in FORMAT.md's notation."""
+
+    def __init__(self, vocab: int = 5) -> None:
+        self.vocab = vocab
+        self.events: list[str] = []
+
+    def reset(self) -> None:
+        pass
+
+    def slide(self, lane: int, drop: int, length: int) -> None:
+        self.events.append(f"slide lane={lane} drop={drop} length={length}")
+
+    def step(self, lanes: list[int], tokens: list[int], positions: list[int]) -> np.ndarray:
+        fed = ",".join("S" if t == self.vocab - 1 else str(t) for t in tokens)
+        self.events.append(f"step lanes={','.join(map(str, lanes))} positions={','.join(map(str, positions))} fed={fed}")
+        return np.zeros((len(lanes), self.vocab), dtype=np.float32)
+
+
+def _schedule_case(vector: Vector) -> tuple[list[int], int, int, list[str]]:
+    lines = [line.strip() for line in vector.blocks["text schedule"].splitlines() if line.strip()]
+    is_event = [line.startswith(("step ", "slide ")) for line in lines]
+    settings = dict(line.split() for line, event in zip(lines, is_event) if not event)
+    counts = [int(x) for x in settings["counts"].split(",")]
+    events = [line for line, event in zip(lines, is_event) if event]
+    return counts, int(settings["window"]), int(settings["slide_keep"]), events
+
+
+@pytest.mark.parametrize("vector", SCHEDULES, ids=_ids(SCHEDULES))
+def test_lockstep_driver_follows_the_schedule(vector: Vector) -> None:
+    counts, window, keep, expected = _schedule_case(vector)
+    vocab = 5
+    # Token j of lane i is (i + j) % (vocab - 1); the start token is vocab - 1, shown as S.
+    tokens = [[(i + j) % (vocab - 1) for j in range(n)] for i, n in enumerate(counts)]
+    settings = LaneSettings(precision_bits=8, window=window, slide_keep=keep, start_token=vocab - 1)
+    encoder_side, decoder_side = RecordingPredictor(vocab), RecordingPredictor(vocab)
+    payloads = encode_lanes(encoder_side, tokens, settings)
+    assert decode_lanes(decoder_side, payloads, counts, settings) == tokens
+    assert encoder_side.events == expected
+    assert decoder_side.events == expected
+
+
+@pytest.mark.parametrize("vector", SCHEDULES, ids=_ids(SCHEDULES))
+def test_reference_schedule_in_format_md(vector: Vector) -> None:
+    counts, window, keep, expected = _schedule_case(vector)
+    events = []
+    for event in reference_code()["schedule"](counts, window, keep):
+        if event[0] == "slide":
+            events.append(f"slide lane={event[1]} drop={event[2]} length={window}")
+        else:
+            _, step, lanes, positions = event
+            fed = ",".join("S" if step == 0 else str((i + step - 1) % 4) for i in lanes)
+            events.append(f"step lanes={','.join(map(str, lanes))} positions={','.join(map(str, positions))} fed={fed}")
+    assert events == expected

@@ -1,0 +1,190 @@
+"""Real-model round trips through the whole pipeline, on inputs small enough for a fast suite."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nacrith
+from nacrith.container import METHOD_NEURAL, METHOD_STORED, METHOD_ZSTD, FrameReader, Group
+
+FAST = dict(window=64)
+
+
+def _methods(archive: bytes) -> list[int]:
+    reader = FrameReader(io.BytesIO(archive))
+    reader.read_header()
+    return [e.method for b in reader.blocks() if isinstance(b, Group) for e in b.entries]
+
+
+CASES = {
+    "empty": b"",
+    "one byte": b"a",
+    "one newline": b"\n",
+    "all byte values": bytes(range(256)),
+    "random binary": np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes(),
+    "invalid utf-8 inside text": b"The quick brown fox jumps over the lazy dog. " * 3 + b"\xff\xfe\x80" + b" and then it ran away into the forest." * 3,
+    "crlf text": b"First line\r\nSecond line\r\n\r\nThird, after a blank.\r\n",
+    "nul bytes": b"name\x00value\x00\x00other\x00",
+    "emoji and cjk": "Grüße 👋 日本語のテキスト — ½ ∑ 😀 中文 한국어\n".encode(),
+    "special token text": b"<|endoftext|><|im_start|>user\nhi<|im_end|>",
+    "leading spaces and tabs": b"   \t  indented\n\t\tmore\n",
+    "tokenizer-unfriendly": b"\xc3\x28 broken \xe2\x82 sequences \xf0\x9f\x98",
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_lossless(name: str) -> None:
+    data = CASES[name]
+    archive = nacrith.compress(data, **FAST)
+    assert nacrith.decompress(archive) == data
+
+
+def test_text_is_coded_by_the_model_and_beats_zstd(english: bytes) -> None:
+    import zstandard
+
+    archive = nacrith.compress(english, **FAST)
+    assert _methods(archive) == [METHOD_NEURAL]
+    assert len(archive) < 0.7 * len(zstandard.ZstdCompressor(level=19).compress(english))
+    assert nacrith.decompress(archive) == english
+
+
+def test_binary_goes_to_the_fallback_and_is_not_much_bigger_than_zstd() -> None:
+    import zstandard
+
+    data = (bytes(range(256)) * 64) + np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    archive = nacrith.compress(data)
+    assert set(_methods(archive)) <= {METHOD_ZSTD, METHOD_STORED}
+    assert len(archive) <= len(zstandard.ZstdCompressor(level=19).compress(data)) + 64
+    assert nacrith.decompress(archive) == data
+
+
+def test_damaged_text_keeps_its_good_parts_neural(english: bytes) -> None:
+    data = english + b"\xff\xfe\x00\x81" + english
+    archive = nacrith.compress(data, **FAST)
+    assert _methods(archive) == [METHOD_NEURAL, METHOD_STORED, METHOD_NEURAL]
+    assert nacrith.decompress(archive) == data
+
+
+def test_many_lanes_with_sliding_windows(alice: bytes) -> None:
+    data = alice[5000:7000]
+    archive = nacrith.compress(data, lanes=4, window=32, chunk_bytes=600)
+    assert _methods(archive) == [METHOD_NEURAL] * 4
+    assert nacrith.decompress(archive) == data
+
+
+def test_groups_follow_one_another(alice: bytes) -> None:
+    data = alice[9000:11000]
+    archive = nacrith.compress(data, lanes=2, window=32, chunk_bytes=400)
+    reader = FrameReader(io.BytesIO(archive))
+    reader.read_header()
+    groups = [b for b in reader.blocks() if isinstance(b, Group)]
+    assert len(groups) >= 3 and all(len(g.entries) <= 2 for g in groups)
+    assert nacrith.decompress(archive) == data
+
+
+def test_decoding_ignores_the_callers_lane_and_thread_settings(alice: bytes) -> None:
+    data = alice[3000:4200]
+    archive = nacrith.compress(data, lanes=3, window=48, chunk_bytes=400, threads=2)
+    # The archive fixes the batches; threads are free to differ (measured: logits identical).
+    assert nacrith.decompress(archive, threads=1) == data
+    assert nacrith.decompress(archive, threads=2) == data
+
+
+def test_repeated_calls_reuse_the_engine_and_stay_exact(english: bytes) -> None:
+    one = nacrith.compress(english, **FAST)
+    two = nacrith.compress(english, **FAST)
+    assert one == two  # deterministic: same input, same settings, same bytes
+    assert nacrith.decompress(one) == nacrith.decompress(two) == english
+
+
+def test_incremental_objects_match_one_shot(english: bytes) -> None:
+    data = english * 3
+    c = nacrith.NacrithCompressor(window=64, chunk_bytes=512, lanes=2)
+    archive = b"".join(c.compress(data[i : i + 100]) for i in range(0, len(data), 100)) + c.flush()
+    d = nacrith.NacrithDecompressor()
+    out = b"".join(d.decompress(archive[i : i + 37]) for i in range(0, len(archive), 37))
+    assert out == data and d.eof and d.unused_data == b""
+    d2 = nacrith.NacrithDecompressor()
+    assert d2.decompress(archive + b"trailing") == data and d2.unused_data == b"trailing"
+
+
+def test_open_binary_and_text_modes(tmp_path: Path, english: bytes) -> None:
+    path = tmp_path / "notes.nacr"
+    with nacrith.open(path, "wb", window=64) as f:
+        f.write(english[:200])
+        f.write(english[200:])
+    with nacrith.open(path, "rb") as f:
+        assert f.read(10) + f.read() == english
+    text = "Un été à Paris — ça va? 😀\nSecond line\n"
+    with nacrith.open(tmp_path / "t.nacr", "wt", encoding="utf-8", window=64) as f:
+        f.write(text)
+    with nacrith.open(tmp_path / "t.nacr", "rt", encoding="utf-8") as f:
+        assert f.read() == text
+
+
+def test_another_model_is_refused_by_name(tmp_path: Path, english: bytes) -> None:
+    from nacrith.models.registry import resolve_model_path
+
+    other = tmp_path / "other-model.gguf"
+    shutil.copyfile(resolve_model_path(), other)
+    with open(other, "ab") as f:
+        f.write(b"\0" * 32)  # same weights, different file: a different fingerprint
+    archive = nacrith.compress(english[:100], **FAST)
+    with pytest.raises(nacrith.ModelMismatchError, match="SmolLM2-135M-Instruct.Q4_1.gguf.*other-model.gguf"):
+        nacrith.decompress(archive, model=other)
+    archive_other = nacrith.compress(english[:100], model=other, **FAST)
+    with pytest.raises(nacrith.ModelMismatchError, match="other-model.gguf"):
+        nacrith.decompress(archive_other)
+    assert nacrith.decompress(archive_other, model=other) == english[:100]
+
+
+def _perturb_logits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the model's logits differ slightly, as another llama.cpp build's may."""
+    from nacrith.models import llm
+
+    original = llm.LaneEvaluator.step
+
+    def step(self, lanes, tokens, positions):  # type: ignore[no-untyped-def]
+        logits = original(self, lanes, tokens, positions).copy()
+        logits[:, :100] += 3.0
+        return logits
+
+    monkeypatch.setattr(llm.LaneEvaluator, "step", step)
+
+
+def test_other_llama_build_is_named_not_decoded_to_garbage(monkeypatch: pytest.MonkeyPatch, english: bytes) -> None:
+    from nacrith.models import llm
+
+    archive = nacrith.compress(english, **FAST)
+    _perturb_logits(monkeypatch)
+    monkeypatch.setattr(llm, "build_id", lambda: "9.9.9/deadbeef")
+    with pytest.raises(nacrith.ModelMismatchError, match="9.9.9/deadbeef"):
+        nacrith.decompress(archive)
+
+
+def test_same_build_different_logits_is_reported_as_damage(monkeypatch: pytest.MonkeyPatch, english: bytes) -> None:
+    archive = nacrith.compress(english, **FAST)
+    _perturb_logits(monkeypatch)
+    with pytest.raises(nacrith.CorruptArchiveError, match="chunk 0 .*checksum"):
+        nacrith.decompress(archive)
+
+
+def test_missing_or_non_gguf_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(nacrith.ModelNotFoundError, match="not found"):
+        nacrith.compress(b"hello", model=tmp_path / "nope.gguf")
+    fake = tmp_path / "fake.gguf"
+    fake.write_bytes(b"this is not a model")
+    with pytest.raises(nacrith.ModelNotFoundError, match="not a GGUF"):
+        nacrith.compress(b"hello", model=fake)
+
+
+def test_model_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NACRITH_MODEL", os.fspath(tmp_path / "missing.gguf"))
+    with pytest.raises(nacrith.ModelNotFoundError, match="missing.gguf"):
+        nacrith.compress(b"hello")
