@@ -67,6 +67,21 @@ class NacrithCompressor:
         return self._encoder.finish()
 
 
+class _ViewStream:
+    """Reads a bytearray without copying all of it (io.BytesIO would, once per block)."""
+
+    def __init__(self, buffer: bytearray) -> None:
+        self._buffer = buffer
+        self._pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self._buffer) if n < 0 else min(len(self._buffer), self._pos + n)
+        with memoryview(self._buffer) as view:
+            data = bytes(view[self._pos : end])
+        self._pos = end
+        return data
+
+
 class NacrithDecompressor:
     """Decompresses one archive incrementally. Bytes after its end go to ``unused_data``, as in lzma."""
 
@@ -89,8 +104,7 @@ class NacrithDecompressor:
         self._buffer += data
         out = bytearray()
         while not self.eof:
-            stream = io.BytesIO(self._buffer)
-            reader = FrameReader(stream)
+            reader = FrameReader(_ViewStream(self._buffer))
             try:
                 if self._decoder is None:
                     header = reader.read_header()

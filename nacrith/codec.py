@@ -32,6 +32,7 @@ from .container import (
     Group,
     ModelInfo,
     crc32,
+    neural_payload_bound,
     write_end,
     write_group,
     write_header,
@@ -108,7 +109,8 @@ class Engine:
     def model_info(self) -> ModelInfo:
         from .models.llm import build_id
 
-        name = "" if registry.known_name(self.fingerprint) else self.path.name
+        # A file name that is not UTF-8 (possible on Linux) is stored with replacement characters.
+        name = "" if registry.known_name(self.fingerprint) else os.fsencode(self.path.name).decode("utf-8", "replace")
         return ModelInfo(self.fingerprint, build_id(), name)
 
     def describe(self) -> str:
@@ -190,6 +192,8 @@ class FrameEncoder:
             out += self._encode_segment(bytes(self._pending))
             self._pending.clear()
         self._finished = True
+        if self._header_args is not None and self._header_args != self._size:
+            raise ValueError(f"content_size was given as {self._header_args}, but {self._size} bytes were written")
         out += write_end(EndBlock(self._size, self._crc))
         return bytes(out)
 
@@ -234,20 +238,29 @@ class FrameEncoder:
 
     def _encode_group(self, group: list[_Chunk]) -> bytes:
         neural = [c for c in group if c.method == METHOD_NEURAL]
-        if neural:
-            p = self.params
-            settings = LaneSettings(p.precision_bits, p.window, p.slide_keep, p.start_token)
+        p = self.params
+        settings = LaneSettings(p.precision_bits, p.window, p.slide_keep, p.start_token)
+        while neural:
             evaluator = self.engine.evaluator(len(neural), p.window)
             payloads = encode_lanes(evaluator, [c.tokens for c in neural], settings, self._lane_progress)
-            for chunk, payload in zip(neural, payloads):
-                chunk.payload = payload
+            over = [c for c, payload in zip(neural, payloads) if len(payload) > neural_payload_bound(len(c.tokens), p.precision_bits)]
+            if not over:
+                for chunk, payload in zip(neural, payloads):
+                    chunk.payload = payload
+                break
+            # Never write what the decoder must reject: zstd takes those chunks, and the rest are
+            # coded again, since their batches (and so their logits) change with fewer lanes.
+            for chunk in over:
+                chunk.method = -1
+            neural = [c for c in neural if c.method == METHOD_NEURAL]
         entries, payloads = [], []
         for chunk in group:
             if chunk.method != METHOD_NEURAL:
                 chunk.method, chunk.payload = fallback.pack(chunk.data)
                 if self._progress:
                     self._progress(len(chunk.data), 0, 8.0 * len(chunk.payload))
-            entries.append(ChunkEntry(chunk.method, len(chunk.data), len(chunk.tokens), len(chunk.payload), crc32(chunk.data)))
+            tokens = len(chunk.tokens) if chunk.method == METHOD_NEURAL else 0
+            entries.append(ChunkEntry(chunk.method, len(chunk.data), tokens, len(chunk.payload), crc32(chunk.data)))
             payloads.append(chunk.payload)
         if self._progress and neural:
             self._progress(sum(len(c.data) for c in neural), 0, 0.0)
@@ -317,6 +330,13 @@ class FrameDecoder:
         if self._engine is None:
             engine = self._engine_factory()
             _check_model(self.header.model, engine)
+            vocab = engine.model.vocab_size
+            p = self.header.params
+            if vocab > 1 << p.precision_bits or p.start_token >= vocab:
+                raise CorruptArchiveError(
+                    f"impossible parameters for a {vocab}-token model: precision {p.precision_bits} bits, "
+                    f"start token {p.start_token}"
+                )
             self._engine = engine
         return self._engine
 

@@ -32,6 +32,7 @@ __all__ = [
     "write_end",
     "FrameReader",
     "crc32",
+    "neural_payload_bound",
 ]
 
 METHOD_STORED = 0
@@ -47,7 +48,15 @@ _BLOCK_END = 0x00
 _BLOCK_GROUP = 0x01
 
 _FINGERPRINT_BYTES = 8
+_READ_PIECE = 1 << 20
+_MAX_WINDOW = 1 << 16
 _MAX_VARINT_BYTES = 9  # 63 bits: more than any size this format describes
+
+
+def neural_payload_bound(tokens: int, precision_bits: int) -> int:
+    """Most payload bytes a neural chunk may have: each token costs at most ``precision`` bits
+    (frequency >= 1 of 2**precision), plus the coder's finish. The encoder falls back past it."""
+    return (tokens * precision_bits + 7) // 8 + 8
 
 
 def crc32(data: bytes, value: int = 0) -> int:
@@ -85,8 +94,8 @@ class CodingParams:
             problems.append(f"precision {self.precision_bits} bits (1..{STATE_BITS - 2})")
         if not 1 <= self.lanes <= MAX_LANES:
             problems.append(f"lanes {self.lanes} (1..{MAX_LANES})")
-        if not 2 <= self.window <= 1 << 20:
-            problems.append(f"window {self.window} (2..{1 << 20})")
+        if not 2 <= self.window <= _MAX_WINDOW:
+            problems.append(f"window {self.window} (2..{_MAX_WINDOW})")
         if not 1 <= self.slide_keep < self.window:
             problems.append(f"slide keep {self.slide_keep} (1..window-1)")
         if not 1 <= self.chunk_bytes <= MAX_CHUNK_BYTES:
@@ -153,7 +162,7 @@ def _varint(value: int) -> bytes:
 
 
 def _short_string(text: str) -> bytes:
-    raw = text.encode("utf-8")[:255]
+    raw = text.encode("utf-8")[:255].decode("utf-8", "ignore").encode("utf-8")  # never cut a character
     return bytes([len(raw)]) + raw
 
 
@@ -218,7 +227,15 @@ class FrameReader:
         self.header: FrameHeader | None = None
 
     def _read(self, n: int, what: str) -> bytes:
-        data = self._stream.read(n) if n else b""
+        # Read in bounded pieces: file.read(n) allocates n bytes first, and n may come from damage.
+        parts, got = [], 0
+        while got < n:
+            piece = self._stream.read(min(n - got, _READ_PIECE))
+            if not piece:
+                break
+            parts.append(piece)
+            got += len(piece)
+        data = b"".join(parts)
         if len(data) != n:
             raise TruncatedArchiveError(f"truncated archive: {what} at byte {self.offset} needs {n} bytes, got {len(data)}")
         self.offset += n
@@ -264,6 +281,8 @@ class FrameReader:
         fingerprint = self._read(_FINGERPRINT_BYTES, "model fingerprint")
         llama_version = self._short_string("llama.cpp version")
         name = self._short_string("model name") if flags & _FLAG_MODEL_NAME else ""
+        if flags & _FLAG_MODEL_NAME and not name:
+            raise CorruptArchiveError("the model-name flag is set but the name is empty")
         precision = self._byte("precision")
         lanes, window, keep, chunk_bytes, start = (
             self._varint(w) for w in ("lanes", "window", "slide keep", "chunk size", "start token")
@@ -333,7 +352,6 @@ def _check_entry(index: int, entry: ChunkEntry, params: CodingParams) -> None:
     if entry.method == METHOD_NEURAL:
         if not 1 <= entry.tokens <= entry.length:
             raise CorruptArchiveError(f"chunk {index}: {entry.tokens} tokens for {entry.length} bytes")
-        # Each token costs at most `precision` bits (frequency >= 1 of 2**precision), plus the finish.
-        bound = (entry.tokens * params.precision_bits + 7) // 8 + 8
+        bound = neural_payload_bound(entry.tokens, params.precision_bits)
         if entry.payload_length > bound:
             raise CorruptArchiveError(f"chunk {index}: payload of {entry.payload_length} bytes exceeds {bound}")

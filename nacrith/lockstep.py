@@ -21,6 +21,7 @@ import numpy as np
 
 from .coder.arithmetic import ArithmeticDecoder, ArithmeticEncoder
 from .coder.cdf import quantize
+from .errors import NacrithError
 
 __all__ = ["Predictor", "LaneSettings", "encode_lanes", "decode_lanes"]
 
@@ -74,6 +75,13 @@ def _schedule(counts: Sequence[int], settings: LaneSettings, predictor: Predicto
         step += 1
 
 
+def _quantize(logits: np.ndarray, precision_bits: int) -> np.ndarray:
+    try:
+        return quantize(logits, precision_bits)
+    except ValueError as exc:  # NaN or infinite logits: a broken model or build, not a caller's mistake
+        raise NacrithError(f"the model returned unusable logits: {exc}") from None
+
+
 def _feed(step: _Step, tokens: Sequence[Sequence[int]], start_token: int) -> list[int]:
     return [tokens[lane][i - 1] if i else start_token for lane, i in zip(step.lanes, step.index)]
 
@@ -92,7 +100,7 @@ def encode_lanes(
     total = 1 << settings.precision_bits
     for step in _schedule([len(t) for t in tokens], settings, predictor):
         logits = predictor.step(step.lanes, _feed(step, tokens, settings.start_token), step.positions)
-        freq = quantize(logits, settings.precision_bits)
+        freq = _quantize(logits, settings.precision_bits)
         bits = 0.0
         for row, (lane, i) in enumerate(zip(step.lanes, step.index)):
             symbol = tokens[lane][i]
@@ -118,7 +126,7 @@ def decode_lanes(
     total = 1 << settings.precision_bits
     for step in _schedule(counts, settings, predictor):
         logits = predictor.step(step.lanes, _feed(step, tokens, settings.start_token), step.positions)
-        cumulative = np.cumsum(quantize(logits, settings.precision_bits), axis=1)
+        cumulative = np.cumsum(_quantize(logits, settings.precision_bits), axis=1)
         bits = 0.0
         for row, lane in enumerate(step.lanes):
             decoder = decoders[lane]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nacrith.coder.cdf import check_frequencies, quantize
+from nacrith.coder.cdf import check_frequencies, exp_table, quantize
 
 P = 24
 
@@ -34,14 +34,30 @@ def test_uniform_logits_split_evenly_with_remainder_to_lowest_index() -> None:
 
 
 def test_rule_matches_its_written_definition() -> None:
+    import math
+
     rng = np.random.default_rng(0)
     z = rng.normal(0, 4, size=500).astype(np.float32)
     total, spare = 1 << P, (1 << P) - 500
-    z64 = z.astype(np.float64)
-    e = np.exp(z64 - z64.max())
-    expected = 1 + np.floor(e / e.sum() * spare).astype(np.int64)
-    expected[int(np.argmax(z64))] += total - expected.sum()
-    assert np.array_equal(quantize(z, P), expected)
+    m = int(np.argmax(z))
+    table = exp_table()
+    k = [round((float(z[m]) - float(v)) * 256) for v in z]  # Python's round is half-to-even, like rint
+    w = [int(table[j]) if j < len(table) else 0 for j in k]
+    expected = [1 + wi * spare // sum(w) for wi in w]
+    expected[m] += total - sum(expected)
+    assert quantize(z, P).tolist() == expected
+    assert table[0] == 1 << 32 and abs(table[256] / 2**32 - math.exp(-1)) < 1e-9
+
+
+def test_table_is_exact_and_machine_independent() -> None:
+    from decimal import Decimal, getcontext
+
+    getcontext().prec = 50
+    table = exp_table()
+    for k in (1, 100, 1000, len(table) - 1):
+        exact = Decimal(2) ** 32 * (Decimal(-k) / 256).exp()
+        assert int(exact.to_integral_value()) == table[k]
+    assert int((Decimal(2) ** 32 * (Decimal(-len(table)) / 256).exp()).to_integral_value()) == 0
 
 
 def test_batch_equals_rows_one_by_one() -> None:

@@ -120,15 +120,14 @@ def test_empty_input_round_trips(tmp_path: Path) -> None:
     assert empty.read_bytes() == b""
 
 
-def test_concatenated_archives_decode_to_the_concatenation() -> None:
-    one = run("compress", input=BINARY).stdout_bytes
-    two = run("compress", input=b"\xff" * 300).stdout_bytes
-    result = run("decompress", input=one + two)
-    assert result.exit_code == 0, result.stderr
-    assert result.stdout_bytes == BINARY + b"\xff" * 300
-    bad = run("decompress", input=one + b"garbage!")
-    assert bad.exit_code == 1
-    assert "followed by data that is not another archive" in bad.stderr
+def test_bytes_after_the_archive_are_rejected() -> None:
+    archive = run("compress", input=BINARY).stdout_bytes
+    for extra in (b"garbage!", archive):  # FORMAT.md: any byte after the end block is an error
+        result = run("decompress", input=archive + extra)
+        assert result.exit_code == 1
+        assert result.stderr == f"nacrith: <stdin>: unexpected data after the end of the archive at byte {len(archive)}\n"
+        result = run("info", "-", input=archive + extra)
+        assert result.exit_code == 1 and "unexpected data after the end of the archive" in result.stderr
 
 
 # --- destinations ---------------------------------------------------------------
@@ -335,15 +334,22 @@ def test_info_json(tmp_path: Path, text_archive: bytes, binary_file: Path) -> No
     assert text["file"] == str(path)
     assert (text["original_size"], text["compressed_size"]) == (len(TEXT), len(text_archive))
     assert text["bits_per_byte"] == pytest.approx(8 * len(text_archive) / len(TEXT))
-    (frame,) = text["archives"]
-    assert frame["format_version"] == FORMAT_VERSION
-    assert frame["params"]["window"] == 64 and frame["params"]["precision_bits"] == 24
-    assert len(frame["model"]["fingerprint"]) == 16 and frame["model"]["llama_cpp_build"]
-    assert [c["method"] for c in frame["chunks"]] == ["neural"]
-    chunk = frame["chunks"][0]
+    assert text["format_version"] == FORMAT_VERSION
+    assert text["params"]["window"] == 64 and text["params"]["precision_bits"] == 24
+    assert len(text["model"]["fingerprint"]) == 16 and text["model"]["llama_cpp_build"]
+    assert [c["method"] for c in text["chunks"]] == ["neural"]
+    chunk = text["chunks"][0]
     assert chunk["original_size"] == len(TEXT) and chunk["tokens"] > 0
     assert chunk["bits_per_byte"] == pytest.approx(8 * chunk["payload_size"] / len(TEXT))
-    assert {c["method"] for c in binary["archives"][0]["chunks"]} <= {"zstd", "stored"}
+    assert {c["method"] for c in binary["chunks"]} <= {"zstd", "stored"}
+
+
+def test_info_of_a_streamed_archive_says_its_size_was_not_known_in_advance() -> None:
+    archive = run("compress", input=BINARY).stdout_bytes
+    result = run("info", "-", input=archive)
+    assert result.exit_code == 0 and "1,024 bytes (streamed: not known in advance)" in result.stdout
+    (report,) = json.loads(run("info", "--json", "-", input=archive).stdout)
+    assert (report["file"], report["declared_size"], report["original_size"]) == ("<stdin>", None, len(BINARY))
 
 
 def test_info_of_a_non_archive_fails(binary_file: Path) -> None:

@@ -2,20 +2,25 @@
 
 Three things are read out of FORMAT.md and must agree with nacrith:
 
-* every ``python`` block (the reference coder, quantization and schedule) is executed, and
-  its functions must produce the vectors and agree with :mod:`nacrith.coder` and
-  :mod:`nacrith.lockstep`;
+* every ``python`` block (the reference build string, quantization, schedule and coder) is
+  executed, and its functions must produce the vectors and agree with :mod:`nacrith.coder`,
+  :mod:`nacrith.lockstep` and :func:`nacrith.models.llm.build_id`;
 * every vector section ("### Vector ...") holds fenced blocks tagged ``hex archive``,
-  ``hex content``, ``hex payload``, ``text coder``, ``text quantize`` or ``text schedule``,
-  and the code must write and read exactly those bytes and values;
+  ``hex content``, ``hex rejected``, ``text rejected``, ``hex payload``, ``text coder``,
+  ``text quantize``, ``text exptable``, ``text build`` or ``text schedule``, and the code must
+  write, read and reject exactly those bytes and values;
 * every archive vector has a field-by-field table, which must equal what the small
   parser below (written from FORMAT.md, not from container.py) makes of the bytes.
 
-No test here needs the language model. Neural payloads are checked as containers only.
+Only the tests marked slow need the language model: they decode the neural vector, write it
+again, and recompute its payloads with FORMAT.md's reference code from the model's logits.
+Without them, neural payloads are checked as containers only.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
 import re
 import zlib
@@ -28,8 +33,9 @@ import pytest
 import nacrith
 import nacrith.api
 import nacrith.codec
-from nacrith import fallback
+from nacrith import errors, fallback
 from nacrith.coder import ArithmeticDecoder, ArithmeticEncoder, quantize
+from nacrith.coder.cdf import exp_table
 from nacrith.constants import FORMAT_VERSION, MAGIC
 from nacrith.container import (
     ChunkEntry,
@@ -91,8 +97,9 @@ def load_vectors() -> list[Vector]:
     return vectors
 
 
+@functools.cache
 def reference_code() -> dict:
-    """FORMAT.md's python blocks, executed in order in one namespace."""
+    """FORMAT.md's python blocks, executed in order in one namespace (once: building the table takes a moment)."""
     namespace: dict = {"__name__": "format_md"}
     for tag, content in _FENCE.findall(_format_text()):
         if tag.strip() == "python":
@@ -111,8 +118,11 @@ def _key_values(block: str) -> dict[str, list[str]]:
 
 VECTORS = load_vectors() if FORMAT_MD.exists() else []
 ARCHIVES = [v for v in VECTORS if "hex archive" in v.blocks]
+REJECTED = [v for v in VECTORS if "hex rejected" in v.blocks]
 CODERS = [v for v in VECTORS if "text coder" in v.blocks]
 QUANTIZERS = [v for v in VECTORS if "text quantize" in v.blocks]
+TABLES = [v for v in VECTORS if "text exptable" in v.blocks]
+BUILDS = [v for v in VECTORS if "text build" in v.blocks]
 SCHEDULES = [v for v in VECTORS if "text schedule" in v.blocks]
 
 
@@ -146,8 +156,7 @@ class SpecParser:
         return raw
 
     def byte(self, name: str, show=str) -> int:
-        start = self.pos
-        value = self.data[start]
+        value = self.data[self.pos]
         self.take(1, name, show(value))
         return value
 
@@ -210,7 +219,9 @@ class SpecParser:
                 tokens = self.varint(f"chunk {i} tokens") if method == 2 else 0
                 payload_length = self.varint(f"chunk {i} payload length")
                 entries.append(ChunkEntry(method, length, tokens, payload_length, self.u32(f"chunk {i} CRC-32")))
-            payloads = [self.take(e.payload_length, f"chunk {i} payload", f"{e.payload_length} bytes") for i, e in enumerate(entries)]
+            payloads = [
+                self.take(e.payload_length, f"chunk {i} payload", f"{e.payload_length} bytes") for i, e in enumerate(entries)
+            ]
             groups.append(Group(entries, payloads))
 
 
@@ -223,11 +234,17 @@ def annotate(archive: bytes) -> str:
     return "\n".join(lines)
 
 
+def _has_neural_chunks(vector: Vector) -> bool:
+    _, groups, _ = SpecParser(vector.hex("hex archive")).parse()
+    return any(e.method == 2 for g in groups for e in g.entries)
+
+
 # --- the vectors exist ----------------------------------------------------------------
 
 
-def test_format_md_has_the_vectors_the_brief_promises() -> None:
-    assert len(ARCHIVES) >= 4 and len(CODERS) >= 3 and QUANTIZERS and SCHEDULES
+def test_format_md_has_vectors_of_every_kind() -> None:
+    assert len(ARCHIVES) >= 4 and len(CODERS) >= 3 and len(QUANTIZERS) >= 3 and SCHEDULES
+    assert REJECTED and TABLES and BUILDS and NEURAL_ARCHIVES
     assert any(not v.hex("hex content") for v in ARCHIVES), "a vector for empty input"
     assert {"python"} <= {tag.strip() for tag, _ in _FENCE.findall(_format_text())}
 
@@ -236,6 +253,32 @@ def test_format_md_names_the_version_the_code_writes() -> None:
     text = _format_text()
     assert re.search(rf"^Format version: {FORMAT_VERSION}\b", text, re.M)
     assert "8E 4E 43 52" in text and MAGIC == bytes.fromhex("8E4E4352")
+
+
+def _header_bounds() -> dict[str, tuple[int, int]]:
+    """The "1 to 30"-style bounds of the frame header table, by field name."""
+    text = _format_text()
+    table = text[text.index("## Frame header") : text.index("### Flags")]
+    bounds = {}
+    row = re.compile(r"^\| (Precision bits|Lanes|Window|Chunk size) \|[^|]*\|[^|]*\|\D*(\d+) to (\d+)", re.M)
+    for name, low, high in row.findall(table):
+        bounds[name] = (int(low), int(high))
+    return bounds
+
+
+def test_header_bounds_in_format_md_are_those_the_code_checks() -> None:
+    bounds = _header_bounds()
+    assert set(bounds) == {"Precision bits", "Lanes", "Window", "Chunk size"}
+    fields = {"Precision bits": "precision_bits", "Lanes": "lanes", "Window": "window", "Chunk size": "chunk_bytes"}
+    base = CodingParams(precision_bits=24, lanes=8, window=2048, slide_keep=1, chunk_bytes=65536, start_token=0)
+    for name, (low, high) in bounds.items():
+        for value, ok in ((low - 1, False), (low, True), (high, True), (high + 1, False)):
+            params = CodingParams(**{**base.__dict__, fields[name]: value})
+            if ok:
+                params.validate()
+            else:
+                with pytest.raises(errors.CorruptArchiveError):
+                    params.validate()
 
 
 # --- archive vectors -------------------------------------------------------------------
@@ -310,12 +353,55 @@ def test_chunks_and_checksums_match_the_content(vector: Vector) -> None:
 @pytest.mark.parametrize("vector", ARCHIVES, ids=_ids(ARCHIVES))
 def test_whole_archive_decodes_without_a_model(vector: Vector, no_model: None) -> None:
     archive, content = vector.hex("hex archive"), vector.hex("hex content")
-    _, groups, _ = SpecParser(archive).parse()
-    if any(e.method == 2 for g in groups for e in g.entries):
+    if _has_neural_chunks(vector):
         pytest.skip("neural chunks need the model; checked as a container only")
     assert nacrith.decompress(archive) == content
     d = nacrith.NacrithDecompressor()
     assert b"".join(d.decompress(archive[i : i + 7]) for i in range(0, len(archive), 7)) == content and d.eof
+
+
+# --- rejection vectors ---------------------------------------------------------------------
+
+
+def _rejection_case(vector: Vector) -> tuple[bytes, type[errors.NacrithError], bytes]:
+    """The rejected archive, the error FORMAT.md names, and the archive its repair lines give."""
+    archive = vector.hex("hex rejected")
+    lines = [line.split() for line in vector.blocks["text rejected"].splitlines() if line.strip()]
+    (error_name,) = [line[1] for line in lines if line[0] == "error"]
+    error = getattr(errors, error_name)
+    assert isinstance(error, type) and issubclass(error, errors.NacrithError)
+    repairs = sorted(((int(at), old, new) for key, at, old, new in (l for l in lines if l[0] == "repair")), reverse=True)
+    assert repairs, f"{vector.title}: no repair"
+    repaired = bytearray(archive)
+    for at, old, new in repairs:  # from the end, so every offset is one of the rejected archive
+        old_bytes, new_bytes = bytes.fromhex(old), b"" if new == "-" else bytes.fromhex(new)
+        assert archive[at : at + len(old_bytes)] == old_bytes, f"{vector.title}: no {old} at {at}"
+        repaired[at : at + len(old_bytes)] = new_bytes
+    return archive, error, bytes(repaired)
+
+
+@pytest.mark.parametrize("vector", REJECTED, ids=_ids(REJECTED))
+def test_rejected_archive_is_rejected(vector: Vector, no_model: None) -> None:
+    archive, error, _ = _rejection_case(vector)
+    with pytest.raises(error) as caught:
+        nacrith.decompress(archive)
+    assert type(caught.value) is error, f"{type(caught.value).__name__}: {caught.value}"
+    d = nacrith.NacrithDecompressor()
+    with pytest.raises(error):
+        for i in range(0, len(archive), 7):
+            d.decompress(archive[i : i + 7])
+
+
+@pytest.mark.parametrize("vector", REJECTED, ids=_ids(REJECTED))
+def test_repaired_archive_is_valid(vector: Vector, no_model: None) -> None:
+    _, _, repaired = _rejection_case(vector)
+    header, groups, end = SpecParser(repaired).parse()
+    reader = FrameReader(io.BytesIO(repaired))
+    assert reader.read_header() == header
+    assert list(reader.blocks()) == [*groups, end]
+    if not any(e.method == 2 for g in groups for e in g.entries):
+        content = nacrith.decompress(repaired)
+        assert len(content) == end.content_size and zlib.crc32(content) == end.crc
 
 
 # --- coder vectors -------------------------------------------------------------------------
@@ -372,14 +458,22 @@ def test_reference_coder_agrees_with_the_code_on_random_streams() -> None:
 # --- quantization vectors --------------------------------------------------------------------
 
 
+def _float(text: str) -> float:
+    """A decimal, or a C99 hexadecimal float such as -0x1p-100."""
+    return float.fromhex(text) if "x" in text.lower() else float(text)
+
+
 @pytest.mark.parametrize("vector", QUANTIZERS, ids=_ids(QUANTIZERS))
 def test_quantization_vector(vector: Vector) -> None:
     kv = _key_values(vector.blocks["text quantize"])
     precision = int(kv["precision"][0])
-    logits = np.array([float(x) for x in kv["logits"]], dtype=np.float32)
-    assert [float(x) for x in kv["logits"]] == logits.tolist(), "logits must be exact float32 values"
+    values = [_float(x) for x in kv["logits"]]
+    logits = np.array(values, dtype=np.float32)
+    assert values == logits.tolist(), "logits must be exact float32 values"
     expected = [int(x) for x in kv["frequencies"]]
+    assert len(expected) == len(values) and sum(expected) == 1 << precision
     assert quantize(logits, precision).tolist() == expected
+    assert quantize(np.stack([logits, logits]), precision).tolist() == [expected, expected]
     assert reference_code()["quantize"](logits, precision).tolist() == expected
 
 
@@ -387,9 +481,60 @@ def test_reference_quantization_agrees_with_the_code() -> None:
     ref = reference_code()
     rng = np.random.default_rng(5)
     for vocab in (1, 2, 7, 300, 5000):
-        for _ in range(5):
-            z = rng.normal(0, rng.uniform(0.1, 10), vocab).astype(np.float32)
-            assert np.array_equal(ref["quantize"](z, 24), quantize(z, 24))
+        for precision in (13, 24, 30):
+            for scale in (0.01, 1.0, 4.0, 30.0):
+                z = (rng.normal(0, scale, vocab) + rng.normal(0, 20)).astype(np.float32)
+                if vocab > 2:  # a tie for the largest, and a logit at the very end of the table
+                    z[rng.integers(vocab)] = z[int(np.argmax(z))]
+                    z[rng.integers(vocab)] = z.max() - np.float32(5855.25 / 256)
+                assert np.array_equal(ref["quantize"](z, precision), quantize(z, precision)), (vocab, precision, scale)
+
+
+# --- the weight table ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vector", TABLES, ids=_ids(TABLES))
+def test_weight_table_vector(vector: Vector) -> None:
+    kv = _key_values(vector.blocks["text exptable"])
+    entries = [line.split()[1:] for line in vector.blocks["text exptable"].splitlines() if line.startswith("entry ")]
+    assert entries
+    for name, table in (("nacrith", exp_table().tolist()), ("FORMAT.md", reference_code()["EXP_TABLE"])):
+        assert len(table) == int(kv["entries"][0]), name
+        digest = hashlib.sha256(b"".join(int(w).to_bytes(8, "little") for w in table)).hexdigest()
+        assert digest == kv["sha256"][0], name
+        assert all(table[int(k)] == int(w) for k, w in entries), name
+
+
+def test_weight_table_is_what_its_definition_says() -> None:
+    """Every entry is 2**32 * exp(-k/256) rounded to nearest, to 80 digits, up to the first 0."""
+    from decimal import Decimal, localcontext
+
+    table = reference_code()["EXP_TABLE"]
+    with localcontext() as ctx:
+        ctx.prec = 80
+        exact = [2**32 * (Decimal(-k) / 256).exp() for k in range(len(table) + 1)]
+        assert [int(x.to_integral_value()) for x in exact] == [*table, 0]
+        nearest = min(abs(x - int(x) - Decimal("0.5")) for x in exact[1:])
+    text = _format_text()
+    margin = re.search(r"No entry lies within ([\d.]+) × 10\^−(\d+) of a rounding boundary", text)
+    assert margin and Decimal(margin[1]) * Decimal(10) ** -int(margin[2]) <= nearest
+
+
+# --- the llama.cpp build string ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vector", BUILDS, ids=_ids(BUILDS))
+def test_build_vector(vector: Vector, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = dict(line.split(" ", 1) for line in vector.blocks["text build"].splitlines() if line.strip())
+    version, info, expected = lines["version"].strip(), lines["system_info"], lines["build"].strip()
+    assert reference_code()["llama_build"](version, info) == expected
+    llm = pytest.importorskip("nacrith.models.llm", reason="llama-cpp-python is not installed")
+    monkeypatch.setattr(llm, "_init_backend", lambda: None)
+    monkeypatch.setattr(llm.llama_cpp, "llama_print_system_info", lambda: info.encode())
+    monkeypatch.setattr(llm.llama_cpp, "__version__", version)
+    assert llm.build_id() == expected
+    archive_builds = {SpecParser(v.hex("hex archive")).parse()[0].model.llama_version for v in ARCHIVES}
+    assert expected in archive_builds
 
 
 # --- schedule vectors ------------------------------------------------------------------------
@@ -449,3 +594,96 @@ def test_reference_schedule_in_format_md(vector: Vector) -> None:
             fed = ",".join("S" if step == 0 else str((i + step - 1) % 4) for i in lanes)
             events.append(f"step lanes={','.join(map(str, lanes))} positions={','.join(map(str, positions))} fed={fed}")
     assert events == expected
+
+
+NEURAL_ARCHIVES = [v for v in ARCHIVES if _has_neural_chunks(v)]
+
+
+def _model_for(vector: Vector) -> tuple[FrameHeader, "nacrith.codec.Engine"]:
+    """The vector's header and an engine for its model (one thread), or skip: it needs the model and build."""
+    header, _, _ = SpecParser(vector.hex("hex archive")).parse()
+    try:
+        from nacrith.models import registry
+        from nacrith.models.llm import build_id
+    except ImportError:
+        pytest.skip("llama-cpp-python is not installed")
+    if registry.known_name(header.model.fingerprint) == "" or build_id() != header.model.llama_version:
+        pytest.skip(f"needs the model {header.model.fingerprint.hex()} under llama.cpp build {header.model.llama_version}")
+    try:
+        engine = nacrith.api.engine(threads=1)  # llama.cpp threads spin: one is enough for a few dozen tokens
+    except errors.ModelNotFoundError:
+        pytest.skip("the default model is not installed")
+    if engine.fingerprint != header.model.fingerprint:
+        pytest.skip(f"the default model is not {header.model.fingerprint.hex()}")
+    return header, engine
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("vector", NEURAL_ARCHIVES, ids=_ids(NEURAL_ARCHIVES))
+def test_neural_vector_decodes_with_the_model_on_its_build(vector: Vector) -> None:
+    _model_for(vector)
+    assert nacrith.decompress(vector.hex("hex archive"), threads=1) == vector.hex("hex content")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("vector", NEURAL_ARCHIVES, ids=_ids(NEURAL_ARCHIVES))
+def test_neural_vector_is_what_nacrith_writes(vector: Vector) -> None:
+    header, _ = _model_for(vector)
+    p = header.params
+    if p.slide_keep != p.window * 3 // 4 or header.content_size is None:
+        pytest.skip("nacrith.compress writes a slide keep of 3/4 of the window, and the content size")
+    archive = nacrith.compress(vector.hex("hex content"), lanes=p.lanes, window=p.window, chunk_bytes=p.chunk_bytes, threads=1)
+    assert archive.hex() == vector.hex("hex archive").hex()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("vector", NEURAL_ARCHIVES, ids=_ids(NEURAL_ARCHIVES))
+def test_reference_code_gives_the_neural_payloads(vector: Vector) -> None:
+    """FORMAT.md's schedule, quantization and coder, fed llama.cpp's logits, give the archive's payloads.
+
+    Only the evaluation (llama.cpp in the context FORMAT.md describes) and the tokenizer, which
+    gives the tokens the encoder coded, come from nacrith.
+    """
+    header, engine = _model_for(vector)
+    ref, p, content = reference_code(), header.params, vector.hex("hex content")
+    _, groups, _ = SpecParser(vector.hex("hex archive")).parse()
+    lanes_checked = 0
+    for group, chunks in _groups_with_content(groups, content):
+        lanes = [(entry, payload, original) for entry, payload, original in chunks if entry.method == 2]
+        if not lanes:
+            continue
+        tokens = [engine.model.tokenize(original) for _, _, original in lanes]
+        assert [len(t) for t in tokens] == [entry.tokens for entry, _, _ in lanes]
+        assert [engine.model.detokenize(t) for t in tokens] == [original for _, _, original in lanes]
+        evaluator = engine.evaluator(len(lanes), p.window)  # n_ctx = n x window, n_batch = n
+        evaluator.reset()
+        tables: list[list[list[int]]] = [[] for _ in lanes]
+        for event in ref["schedule"]([len(t) for t in tokens], p.window, p.slide_keep):
+            if event[0] == "slide":
+                _, lane, drop = event
+                evaluator.slide(lane, drop, p.window)
+                continue
+            _, s, step_lanes, positions = event
+            fed = [tokens[i][s - 1] if s else p.start_token for i in step_lanes]
+            logits = np.array(evaluator.step(step_lanes, fed, positions), dtype=np.float32)
+            for row, i in enumerate(step_lanes):
+                tables[i].append(ref["quantize"](logits[row], p.precision_bits).tolist())
+        total = 1 << p.precision_bits
+        for (entry, payload, _), lane_tokens, lane_tables in zip(lanes, tokens, tables):
+            triples = [(sum(f[:t]), f[t], total) for t, f in zip(lane_tokens, lane_tables)]
+            assert ref["encode"](triples).hex() == payload.hex()
+            assert ref["decode"](payload, lane_tables) == lane_tokens
+            lanes_checked += 1
+    assert lanes_checked
+
+
+def _groups_with_content(groups: list[Group], content: bytes) -> list[tuple[Group, list[tuple[ChunkEntry, bytes, bytes]]]]:
+    out, pos = [], 0
+    for group in groups:
+        chunks = []
+        for entry, payload in zip(group.entries, group.payloads):
+            chunks.append((entry, payload, content[pos : pos + entry.length]))
+            pos += entry.length
+        out.append((group, chunks))
+    assert pos == len(content)
+    return out

@@ -83,7 +83,7 @@ _model_options = _options(
         type=click.Path(dir_okay=False),
         help=f"Model file (default: ${MODEL_ENV}, else the embedded {DEFAULT_MODEL_FILE}). Decoding needs the same model.",
     ),
-    click.option("-T", "--threads", type=click.IntRange(min=0), default=0, help="llama.cpp threads (0: every core this process may use)."),
+    click.option("-T", "--threads", type=click.IntRange(min=0), default=0, help="llama.cpp threads (0: every core this process may use). Use fewer when other work shares the cores: llama.cpp's threads spin and slow down badly when oversubscribed."),
 )
 
 
@@ -175,7 +175,6 @@ def decompress(
     The archive records its lanes, window and model, so none are chosen here; --model
     is only for an archive made with a model other than the default. Every chunk and
     the whole output are checked against their CRC-32 before the output gets its name.
-    Concatenated archives decode to the concatenation of their contents.
 
     \b
     Examples:

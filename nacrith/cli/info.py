@@ -12,41 +12,26 @@ from typing import Any, BinaryIO
 
 from ..constants import FORMAT_VERSION
 from ..container import EndBlock, FrameReader
-from ..errors import CorruptArchiveError, UnsupportedFormatError
 from ..models import registry
 
 __all__ = ["inspect_archive", "render_text"]
 
 
 def inspect_archive(stream: BinaryIO, name: str) -> dict[str, Any]:
-    """The report of one file: totals, and one entry per archive in it (concatenated archives are allowed)."""
-    frames = []
-    while True:
-        try:
-            frames.append(_inspect_frame(stream))
-        except UnsupportedFormatError as exc:
-            if not frames:
-                raise
-            raise CorruptArchiveError(f"archive {len(frames)} is followed by data that is not another archive: {exc}") from None
-        more = stream.read(1)
-        if not more:
-            break
-        stream = _Prepended(more, stream)
-    original = sum(f["original_size"] for f in frames)
-    compressed = sum(f["compressed_size"] for f in frames)
-    return {"file": name, "original_size": original, "compressed_size": compressed, **_ratios(original, compressed), "archives": frames}
-
-
-def _inspect_frame(stream: BinaryIO) -> dict[str, Any]:
+    """The report of one archive file: its header, sizes, and every chunk of every group."""
     reader = FrameReader(stream)
     header = reader.read_header()
     chunks: list[dict[str, Any]] = []
-    group = 0
-    while not isinstance(block := reader.read_block(), EndBlock):
+    groups = 0
+    end: EndBlock | None = None
+    for block in reader.blocks():  # rejects bytes after the end block, as FORMAT.md requires
+        if isinstance(block, EndBlock):
+            end = block
+            continue
         for index, entry in enumerate(block.entries):
             chunks.append(
                 {
-                    "group": group,
+                    "group": groups,
                     "chunk": index,
                     "method": entry.method_name,
                     "original_size": entry.length,
@@ -55,9 +40,11 @@ def _inspect_frame(stream: BinaryIO) -> dict[str, Any]:
                     "bits_per_byte": 8.0 * entry.payload_length / entry.length,
                 }
             )
-        group += 1
-    end, model = block, header.model
+        groups += 1
+    assert end is not None, "FrameReader.blocks() ends with the end block or raises"
+    model = header.model
     return {
+        "file": name,
         # FrameReader rejects every other version, so a header it accepted is this one.
         "format_version": FORMAT_VERSION,
         "original_size": end.content_size,
@@ -72,7 +59,7 @@ def _inspect_frame(stream: BinaryIO) -> dict[str, Any]:
             "llama_cpp_build": model.llama_version,
         },
         "params": dataclasses.asdict(header.params),
-        "groups": group,
+        "groups": groups,
         "methods": _method_totals(chunks),
         "chunks": chunks,
     }
@@ -98,57 +85,20 @@ def _method_totals(chunks: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     return totals
 
 
-class _Prepended:
-    """A stream with bytes put back in front: how the reader looks past an archive's end without seeking."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self._head = head
-        self._rest = rest
-
-    def read(self, n: int = -1) -> bytes:
-        if not self._head:
-            return self._rest.read(n)
-        if n is not None and 0 <= n <= len(self._head):
-            out, self._head = self._head[:n], self._head[n:]
-            return out
-        out, self._head = self._head, b""
-        return out + self._rest.read(-1 if n is None or n < 0 else n - len(out))
-
-
 # --- text view ---------------------------------------------------------------
 
 
 def render_text(report: dict[str, Any]) -> str:
-    """The report for people: one block of fields per archive, then its chunk table."""
-    lines = [f"{report['file']}:"]
-    archives = report["archives"]
-    if len(archives) > 1:
-        lines += _fields(
-            [
-                ("archives", f"{len(archives)} (concatenated)"),
-                ("original size", _bytes(report["original_size"])),
-                ("compressed size", _bytes(report["compressed_size"])),
-                ("ratio", _ratio(report)),
-                ("bits per byte", _bpb(report["bits_per_byte"])),
-            ]
-        )
-    for number, frame in enumerate(archives, 1):
-        if len(archives) > 1:
-            lines += ["", f"  archive {number} of {len(archives)}:"]
-        lines += _frame_text(frame)
-    return "\n".join(lines)
-
-
-def _frame_text(frame: dict[str, Any]) -> list[str]:
-    model, params = frame["model"], frame["params"]
-    declared = frame["declared_size"]
+    """The report for people: a block of fields, then the chunk table."""
+    model, params = report["model"], report["params"]
+    streamed = report["declared_size"] is None
     fields = [
-        ("format version", str(frame["format_version"])),
-        ("original size", _bytes(frame["original_size"]) + ("" if declared is not None else " (streamed: not known in advance)")),
-        ("compressed size", _bytes(frame["compressed_size"])),
-        ("ratio", _ratio(frame)),
-        ("bits per byte", _bpb(frame["bits_per_byte"])),
-        ("checksum", f"CRC-32 {frame['crc32']}"),
+        ("format version", str(report["format_version"])),
+        ("original size", _bytes(report["original_size"]) + (" (streamed: not known in advance)" if streamed else "")),
+        ("compressed size", _bytes(report["compressed_size"])),
+        ("ratio", _ratio(report)),
+        ("bits per byte", "-" if report["bits_per_byte"] is None else f"{report['bits_per_byte']:.3f}"),
+        ("checksum", f"CRC-32 {report['crc32']}"),
         ("model", model["name"] or "unknown model (not named in the archive)"),
         ("fingerprint", model["fingerprint"]),
         ("llama.cpp build", model["llama_cpp_build"]),
@@ -158,15 +108,16 @@ def _frame_text(frame: dict[str, Any]) -> list[str]:
         ("slide keep", f"{params['slide_keep']:,} tokens"),
         ("chunk size", _bytes(params["chunk_bytes"])),
         ("start token", str(params["start_token"])),
-        ("groups", str(frame["groups"])),
+        ("groups", str(report["groups"])),
     ]
-    for method, total in frame["methods"].items():
+    for method, total in report["methods"].items():
         bpb = 8.0 * total["payload_size"] / total["original_size"]
-        fields.append((f"{method} chunks", f"{total['chunks']}: {_bytes(total['original_size'])} -> {total['payload_size']:,} ({bpb:.3f} bits/byte)"))
-    lines = _fields(fields)
-    if frame["chunks"]:
-        lines += [""] + _table(frame["chunks"])
-    return lines
+        summary = f"{total['chunks']}: {_bytes(total['original_size'])} -> {total['payload_size']:,} ({bpb:.3f} bits/byte)"
+        fields.append((f"{method} chunks", summary))
+    lines = [f"{report['file']}:"] + _fields(fields)
+    if report["chunks"]:
+        lines += [""] + _table(report["chunks"])
+    return "\n".join(lines)
 
 
 def _fields(pairs: list[tuple[str, str]]) -> list[str]:
@@ -201,7 +152,3 @@ def _ratio(report: dict[str, Any]) -> str:
     if not original:
         return "- (empty input)"
     return f"{report['ratio']:.3f} ({100.0 * compressed / original:.2f}% of the original)"
-
-
-def _bpb(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"

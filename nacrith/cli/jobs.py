@@ -19,7 +19,7 @@ from .files import STDIO, Job
 from .progress import Meter
 from .report import say
 
-__all__ = ["Settings", "compress_file", "decompress_file", "ArchiveSequence"]
+__all__ = ["Settings", "compress_file", "decompress_file", "OneArchive"]
 
 READ_BLOCK = 1 << 20
 """Plain input is read 1 MiB at a time: the compressor holds at most one group (lanes x chunk size) anyway."""
@@ -111,16 +111,16 @@ def _compress_stream(source: BinaryIO, output: BinaryIO | None, meter: Meter, in
 
 
 def _decompress_stream(source: BinaryIO, output: BinaryIO | None, meter: Meter, info: os.stat_result | None, settings: Settings) -> None:
-    archives = ArchiveSequence(model=settings.model, threads=settings.threads, progress=meter)
+    archive = OneArchive(model=settings.model, threads=settings.threads, progress=meter)
     read = getattr(source, "read1", source.read)  # a pipe's bytes as they come, so output follows input
     for block in iter(lambda: read(ARCHIVE_BLOCK), b""):
         meter.read(len(block))
-        data = archives.feed(block)
+        data = archive.feed(block)
         if output is not None:
             _write(output, data, meter)
         else:
             meter.wrote(len(data))
-    archives.finish()
+    archive.finish()
 
 
 def _write(output: BinaryIO, data: bytes, meter: Meter) -> None:
@@ -129,41 +129,35 @@ def _write(output: BinaryIO, data: bytes, meter: Meter) -> None:
         meter.wrote(len(data))
 
 
-class ArchiveSequence:
-    """Decodes one archive or several concatenated ones, as gzip and zstd accept concatenated frames.
+class OneArchive:
+    """Feeds one archive to a NacrithDecompressor and holds it to FORMAT.md's rules for what follows.
 
-    A new NacrithDecompressor starts where one ends (its ``unused_data``). Input that ends
-    inside an archive is truncated; bytes after an archive that do not start another are an error.
+    The decompressor waits quietly for more input when an archive is cut short, and keeps
+    bytes after the end block aside (``unused_data``, as lzma does); a file is one archive,
+    so both are errors here, raised with the byte offset where the problem starts.
     """
 
     def __init__(self, **options: object) -> None:
-        self._options = options
-        self._current = NacrithDecompressor(**options)  # type: ignore[arg-type]
-        self._started = False
-        """Whether the current decompressor has been given any byte."""
-        self.archives = 0
+        self._decompressor = NacrithDecompressor(**options)  # type: ignore[arg-type]
+        self._fed = 0
 
     def feed(self, data: bytes) -> bytes:
-        out = []
-        while data:
-            self._started = True
-            try:
-                out.append(self._current.decompress(data))
-            except UnsupportedFormatError as exc:
-                if self.archives:
-                    raise CorruptArchiveError(f"archive {self.archives} is followed by data that is not another archive: {exc}") from None
-                raise
-            if not self._current.eof:
-                break
-            self.archives += 1
-            data = self._current.unused_data
-            self._current = NacrithDecompressor(**self._options)  # type: ignore[arg-type]
-            self._started = False
-        return b"".join(out)
+        if self._decompressor.eof:
+            _after_end(self._fed)
+        out = self._decompressor.decompress(data)
+        self._fed += len(data)
+        unused = len(self._decompressor.unused_data)
+        if unused:
+            _after_end(self._fed - unused)
+        return out
 
     def finish(self) -> None:
-        """Raise if the input ended inside an archive, or held none at all."""
-        if self._started:
-            raise TruncatedArchiveError("truncated archive: the input ends before the archive's end block")
-        if not self.archives:
+        """Raise if the input ended before the archive did, or held nothing at all."""
+        if not self._fed:
             raise UnsupportedFormatError("empty input: not a nacrith archive")
+        if not self._decompressor.eof:
+            raise TruncatedArchiveError("truncated archive: the input ends before the archive's end block")
+
+
+def _after_end(offset: int) -> None:
+    raise CorruptArchiveError(f"unexpected data after the end of the archive at byte {offset}")

@@ -148,34 +148,40 @@ class LanguageModel:
         pieces = self.pieces
         return b"".join(pieces[t] for t in tokens)
 
-    def evaluator(self, lanes: int, window: int, threads: int | None = None) -> "LaneEvaluator":
-        return LaneEvaluator(self, lanes, window, threads)
+    def evaluator(self, lanes: int, window: int, threads: int | None = None, max_batch: int | None = None) -> "LaneEvaluator":
+        return LaneEvaluator(self, lanes, window, threads, max_batch)
 
 
 class LaneEvaluator:
     """Evaluates up to ``lanes`` sequences in lockstep with a KV window of ``window`` tokens each."""
 
-    def __init__(self, model: LanguageModel, lanes: int, window: int, threads: int | None = None) -> None:
+    def __init__(
+        self, model: LanguageModel, lanes: int, window: int, threads: int | None = None, max_batch: int | None = None
+    ) -> None:
+        """``max_batch`` (default: ``lanes``) allows bigger steps, for measurements that evaluate many
+        tokens of one lane at once; coding always steps one token per lane."""
         self.model = model
         self.lanes = lanes
         self.window = window
         threads = threads or default_threads()
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = lanes * window
-        params.n_batch = max(lanes, 1)
-        params.n_ubatch = max(lanes, 1)  # one step is always one ubatch: no split that timing could change
+        batch = max(lanes, max_batch or 1)
+        params.n_batch = batch
+        params.n_ubatch = batch  # one step is always one ubatch: no split that timing could change
         params.n_seq_max = lanes
         params.n_threads = threads
         params.n_threads_batch = threads
         params.kv_unified = False  # a KV stream per lane: measured fastest for lockstep lanes
         params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # measured: no gain on CPU
         params.no_perf = True
-        params.n_outputs_max = lanes
+        params.n_outputs_max = batch
+        params.n_outputs_max_per_seq = batch
         self._ctx = llama_cpp.llama_init_from_model(model._model, params)
         if not self._ctx:
             raise NacrithError(f"llama.cpp could not create a context for {lanes} lanes x {window} tokens")
         self._memory = llama_cpp.llama_get_memory(self._ctx)
-        self._batch = llama_cpp.llama_batch_init(lanes, 0, 1)
+        self._batch = llama_cpp.llama_batch_init(batch, 0, 1)
         self._n_vocab = model.vocab_size
 
     def __del__(self) -> None:

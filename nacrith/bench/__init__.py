@@ -1,0 +1,1 @@
+"""Measurements: the model's own ideal code length, the raw llama.cpp ceiling, and comparisons."""

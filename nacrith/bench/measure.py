@@ -1,0 +1,104 @@
+"""One measured round trip: sizes, bits per byte, speed, and the model's limits beside them.
+
+Timings are wall-clock seconds of one run; compare them as ratios within one run (the
+ceiling is measured in the same process, right after), never across machines or runs.
+"""
+
+from __future__ import annotations
+
+import io
+import resource
+import time
+from dataclasses import asdict, dataclass
+
+from .. import api
+from ..container import METHOD_NEURAL, FrameReader, Group
+from .model_limits import ideal_bits, lockstep_ceiling
+
+__all__ = ["Measurement", "measure"]
+
+
+@dataclass
+class Measurement:
+    file: str
+    original_bytes: int
+    compressed_bytes: int
+    bpb: float
+    lanes: int
+    window: int
+    tokens: int
+    compress_seconds: float
+    decompress_seconds: float
+    verified: bool
+    ideal_bpb: float | None = None
+    ceiling_tok_s: float | None = None
+    peak_rss_mib: float = 0.0
+
+    @property
+    def compress_tok_s(self) -> float:
+        return self.tokens / self.compress_seconds if self.compress_seconds else 0.0
+
+    @property
+    def decompress_tok_s(self) -> float:
+        return self.tokens / self.decompress_seconds if self.decompress_seconds else 0.0
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d.update(compress_tok_s=self.compress_tok_s, decompress_tok_s=self.decompress_tok_s)
+        return d
+
+
+def _neural_shape(archive: bytes) -> tuple[int, int]:
+    """(tokens coded by the model, most lanes any group used)."""
+    reader = FrameReader(io.BytesIO(archive))
+    reader.read_header()
+    tokens = lanes = 0
+    for block in reader.blocks():
+        if isinstance(block, Group):
+            neural = [e for e in block.entries if e.method == METHOD_NEURAL]
+            tokens += sum(e.tokens for e in neural)
+            lanes = max(lanes, len(neural))
+    return tokens, lanes
+
+
+def measure(
+    name: str,
+    data: bytes,
+    *,
+    lanes: int,
+    window: int,
+    chunk_bytes: int | None = None,
+    threads: int | None = None,
+    with_ideal: bool = True,
+    with_ceiling: bool = True,
+) -> Measurement:
+    options = dict(lanes=lanes, window=window, threads=threads)
+    if chunk_bytes:
+        options["chunk_bytes"] = chunk_bytes
+    began = time.perf_counter()
+    archive = api.compress(data, **options)
+    compress_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    restored = api.decompress(archive, threads=threads)
+    decompress_seconds = time.perf_counter() - began
+    tokens, used_lanes = _neural_shape(archive)
+    m = Measurement(
+        file=name,
+        original_bytes=len(data),
+        compressed_bytes=len(archive),
+        bpb=8 * len(archive) / max(1, len(data)),
+        lanes=used_lanes,
+        window=window,
+        tokens=tokens,
+        compress_seconds=compress_seconds,
+        decompress_seconds=decompress_seconds,
+        verified=restored == data,
+    )
+    engine = api.engine(None, threads)
+    keep = window * 3 // 4
+    if with_ceiling and used_lanes:
+        m.ceiling_tok_s = lockstep_ceiling(engine.model, used_lanes, window, keep, threads=threads)
+    if with_ideal and tokens:
+        m.ideal_bpb = ideal_bits(engine.model, engine.model.tokenize(data), window, keep, threads) / len(data)
+    m.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return m

@@ -1,0 +1,64 @@
+"""What the model alone can do, to judge the pipeline against: its ideal bits and its raw speed.
+
+* :func:`ideal_bits` is the model's cross-entropy on a text evaluated as one sequence with
+  the same sliding window: the code length an ideal coder would reach with no chunking.
+  Tokens are evaluated in blocks (fast) rather than one by one; the context each token sees
+  ranges over ``[keep, window)`` as in coding.
+* :func:`lockstep_ceiling` is llama.cpp evaluating ``lanes`` sequences in lockstep at a full
+  window, with no CDF, coder or container: the speed the pipeline can at best approach.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..models.llm import LanguageModel
+
+__all__ = ["ideal_bits", "lockstep_ceiling"]
+
+
+def ideal_bits(model: LanguageModel, tokens: list[int], window: int, keep: int, threads: int | None = None) -> float:
+    """Sum over tokens of -log2 p(token | context), float64 softmax, sliding window, start token first."""
+    block = window - keep
+    evaluator = model.evaluator(1, window, threads, max_batch=block)
+    evaluator.reset()
+    sequence = [model.start_token, *tokens]
+    kv = 0
+    total = 0.0
+    for start in range(0, len(tokens), block):
+        feed = sequence[start : start + block]
+        if kv + len(feed) > window:
+            evaluator.slide(0, kv - keep, kv)
+            kv = keep
+        logits = evaluator.step([0] * len(feed), feed, list(range(kv, kv + len(feed)))).astype(np.float64)
+        kv += len(feed)
+        targets = np.asarray(tokens[start : start + len(feed)])
+        top = logits.max(axis=1, keepdims=True)
+        log_z = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
+        total += float(np.sum(log_z - logits[np.arange(len(feed)), targets])) / np.log(2)
+    return total
+
+
+def lockstep_ceiling(
+    model: LanguageModel, lanes: int, window: int, keep: int, steps: int = 256, threads: int | None = None
+) -> float:
+    """Tokens per second of bare lockstep steps (one token per lane) with every lane's context in [keep, window)."""
+    evaluator = model.evaluator(lanes, window, threads, max_batch=max(lanes, 256))
+    evaluator.reset()
+    filler = model.tokenize(b"The quick brown fox jumps over the lazy dog. " * 64)
+    for lane in range(lanes):  # fill each lane's cache to `keep` tokens with big batches: fast, not measured
+        for start in range(0, keep, 256):
+            n = min(256, keep - start)
+            evaluator.step([lane] * n, [filler[(start + i) % len(filler)] for i in range(n)], list(range(start, start + n)))
+    kv = keep
+    began = time.perf_counter()
+    for step in range(steps):
+        if kv == window:
+            for lane in range(lanes):
+                evaluator.slide(lane, window - keep, window)
+            kv = keep
+        evaluator.step(list(range(lanes)), [filler[step % len(filler)]] * lanes, [kv] * lanes)
+        kv += 1
+    return lanes * steps / (time.perf_counter() - began)
