@@ -262,13 +262,11 @@ class FrameEncoder:
             tokens = len(chunk.tokens) if chunk.method == METHOD_NEURAL else 0
             entries.append(ChunkEntry(chunk.method, len(chunk.data), tokens, len(chunk.payload), crc32(chunk.data)))
             payloads.append(chunk.payload)
-        if self._progress and neural:
-            self._progress(sum(len(c.data) for c in neural), 0, 0.0)
         return write_group(Group(entries, payloads))
 
-    def _lane_progress(self, tokens: int, bits: float) -> None:
+    def _lane_progress(self, tokens: list[int], bits: float) -> None:
         if self._progress:
-            self._progress(0, tokens, bits)
+            self._progress(int(self.engine.model.piece_lengths[tokens].sum()), len(tokens), bits)
 
 
 class FrameDecoder:
@@ -322,8 +320,8 @@ class FrameDecoder:
         self._crc = crc32(out, self._crc)
         self._size += len(out)
         self._groups += 1
-        if self._progress:
-            self._progress(len(out), 0, 0.0)
+        if self._progress:  # neural bytes were reported token by token
+            self._progress(sum(e.length for e in block.entries if e.method != METHOD_NEURAL), 0, 0.0)
         return out
 
     def _engine_for_neural(self) -> Engine:
@@ -340,9 +338,9 @@ class FrameDecoder:
             self._engine = engine
         return self._engine
 
-    def _lane_progress(self, tokens: int, bits: float) -> None:
-        if self._progress:
-            self._progress(0, tokens, bits)
+    def _lane_progress(self, tokens: list[int], bits: float) -> None:
+        if self._progress and self._engine is not None:
+            self._progress(int(self._engine.model.piece_lengths[tokens].sum()), len(tokens), bits)
 
     def _check_end(self, end: EndBlock) -> None:
         declared = self.header.content_size

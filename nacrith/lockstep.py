@@ -25,8 +25,8 @@ from .errors import NacrithError
 
 __all__ = ["Predictor", "LaneSettings", "encode_lanes", "decode_lanes"]
 
-ProgressCallback = Callable[[int, float], None]
-"""Called after each step with (tokens coded in that step, their ideal cost in bits)."""
+ProgressCallback = Callable[[list[int], float], None]
+"""Called after each step with (the tokens coded in that step, their ideal cost in bits)."""
 
 
 class Predictor(Protocol):
@@ -102,13 +102,15 @@ def encode_lanes(
         logits = predictor.step(step.lanes, _feed(step, tokens, settings.start_token), step.positions)
         freq = _quantize(logits, settings.precision_bits)
         bits = 0.0
+        coded = []
         for row, (lane, i) in enumerate(zip(step.lanes, step.index)):
             symbol = tokens[lane][i]
+            coded.append(symbol)
             f = int(freq[row, symbol])
             encoders[lane].encode(int(freq[row, :symbol].sum()), f, total)
             bits += settings.precision_bits - math.log2(f)
         if progress:
-            progress(len(step.lanes), bits)
+            progress(coded, bits)
     return [e.finish() for e in encoders]
 
 
@@ -128,6 +130,7 @@ def decode_lanes(
         logits = predictor.step(step.lanes, _feed(step, tokens, settings.start_token), step.positions)
         cumulative = np.cumsum(_quantize(logits, settings.precision_bits), axis=1)
         bits = 0.0
+        coded = []
         for row, lane in enumerate(step.lanes):
             decoder = decoders[lane]
             target = decoder.target(total)
@@ -136,7 +139,8 @@ def decode_lanes(
             low = int(cumulative[row, symbol - 1]) if symbol else 0
             decoder.consume(low, high - low, total)
             tokens[lane].append(symbol)
+            coded.append(symbol)
             bits += settings.precision_bits - math.log2(high - low)
         if progress:
-            progress(len(step.lanes), bits)
+            progress(coded, bits)
     return tokens

@@ -56,8 +56,9 @@ def test_a_different_model_does_not_decode_to_the_same_tokens() -> None:
 def test_progress_reports_every_token_and_its_cost() -> None:
     seen = []
     tokens = _random_lanes(3, [30, 10])
-    payloads = encode_lanes(FakePredictor(), tokens, SETTINGS, lambda n, bits: seen.append((n, bits)))
-    assert sum(n for n, _ in seen) == 40
+    payloads = encode_lanes(FakePredictor(), tokens, SETTINGS, lambda coded, bits: seen.append((coded, bits)))
+    assert sum(len(c) for c, _ in seen) == 40
+    assert seen[0][0] == [tokens[0][0], tokens[1][0]]
     ideal = sum(bits for _, bits in seen)
     coded = 8 * sum(len(p) for p in payloads)
     assert ideal <= coded + 1e-9 and coded <= ideal + 2 * 8 + 2

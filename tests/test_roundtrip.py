@@ -188,3 +188,14 @@ def test_model_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.setenv("NACRITH_MODEL", os.fspath(tmp_path / "missing.gguf"))
     with pytest.raises(nacrith.ModelNotFoundError, match="missing.gguf"):
         nacrith.compress(b"hello")
+
+
+def test_progress_counts_every_input_byte_as_it_goes(english: bytes) -> None:
+    data = english + b"\x00\xff binary tail \x80\x81" * 3
+    seen: list[tuple[int, int, float]] = []
+    archive = nacrith.compress(data, progress=lambda b, t, bits: seen.append((b, t, bits)), **FAST)
+    assert sum(b for b, _, _ in seen) == len(data)
+    assert len([1 for b, t, _ in seen if t]) > 10  # token by token, not once per group
+    seen.clear()
+    assert nacrith.decompress(archive, progress=lambda b, t, bits: seen.append((b, t, bits))) == data
+    assert sum(b for b, _, _ in seen) == len(data)

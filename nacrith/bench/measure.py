@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from .. import api
+from ..codec import Progress
 from ..container import METHOD_NEURAL, FrameReader, Group
 from .model_limits import ideal_bits, lockstep_ceiling
 
@@ -69,17 +70,20 @@ def measure(
     window: int,
     chunk_bytes: int | None = None,
     threads: int | None = None,
+    model: str | None = None,
     with_ideal: bool = True,
     with_ceiling: bool = True,
+    progress: Progress | None = None,
 ) -> Measurement:
-    options = dict(lanes=lanes, window=window, threads=threads)
+    """Compress and decompress ``data`` once each, timed; ``progress`` sees both passes."""
+    options = dict(lanes=lanes, window=window, threads=threads, model=model, progress=progress)
     if chunk_bytes:
         options["chunk_bytes"] = chunk_bytes
     began = time.perf_counter()
     archive = api.compress(data, **options)
     compress_seconds = time.perf_counter() - began
     began = time.perf_counter()
-    restored = api.decompress(archive, threads=threads)
+    restored = api.decompress(archive, model=model, threads=threads, progress=progress)
     decompress_seconds = time.perf_counter() - began
     tokens, used_lanes = _neural_shape(archive)
     m = Measurement(
@@ -94,7 +98,7 @@ def measure(
         decompress_seconds=decompress_seconds,
         verified=restored == data,
     )
-    engine = api.engine(None, threads)
+    engine = api.engine(model, threads)
     keep = window * 3 // 4
     if with_ceiling and used_lanes:
         m.ceiling_tok_s = lockstep_ceiling(engine.model, used_lanes, window, keep, threads=threads)

@@ -28,7 +28,7 @@ def ideal_bits(model: LanguageModel, tokens: list[int], window: int, keep: int, 
     kv = 0
     total = 0.0
     for start in range(0, len(tokens), block):
-        feed = sequence[start : start + block]
+        feed = sequence[start : min(start + block, len(tokens))]  # the last token predicts nothing: no step for it
         if kv + len(feed) > window:
             evaluator.slide(0, kv - keep, kv)
             kv = keep

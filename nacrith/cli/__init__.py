@@ -19,6 +19,8 @@ from ..api import engine
 from ..constants import DEFAULT_LANES, DEFAULT_WINDOW
 from ..models.registry import DEFAULT_MODEL_FILE, MODEL_ENV
 from . import files, info, jobs
+from .bench import bench_command
+from .explain import explain_command
 from .report import Fatal, describe, interruptible, run_each
 
 __all__ = ["main", "cli"]
@@ -242,6 +244,10 @@ def info_command(file: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(reports, indent=2))
     _finish(ok)
+
+
+cli.add_command(bench_command)
+cli.add_command(explain_command)
 
 
 def main(argv: list[str] | None = None) -> None:

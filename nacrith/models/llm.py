@@ -111,7 +111,10 @@ class LanguageModel:
     def __del__(self) -> None:
         model = getattr(self, "_model", None)
         if model:
-            llama_cpp.llama_model_free(model)
+            try:
+                llama_cpp.llama_model_free(model)
+            except TypeError:  # at interpreter exit llama_cpp's functions may already be torn down
+                pass
             self._model = None
 
     @cached_property
@@ -128,6 +131,11 @@ class LanguageModel:
             else:
                 out.append(buf.raw[:n])
         return out
+
+    @cached_property
+    def piece_lengths(self) -> np.ndarray:
+        """Bytes per token, to report progress in input bytes as tokens are coded."""
+        return np.array([len(p) for p in self.pieces], dtype=np.int64)
 
     def tokenize(self, data: bytes) -> list[int]:
         """Tokens of ``data`` as plain text: no BOS added, special-token text not parsed as specials."""
@@ -185,14 +193,17 @@ class LaneEvaluator:
         self._n_vocab = model.vocab_size
 
     def __del__(self) -> None:
-        batch = getattr(self, "_batch", None)
-        if batch is not None:
-            llama_cpp.llama_batch_free(batch)
-            self._batch = None
-        ctx = getattr(self, "_ctx", None)
-        if ctx:
-            llama_cpp.llama_free(ctx)
-            self._ctx = None
+        try:
+            batch = getattr(self, "_batch", None)
+            if batch is not None:
+                llama_cpp.llama_batch_free(batch)
+                self._batch = None
+            ctx = getattr(self, "_ctx", None)
+            if ctx:
+                llama_cpp.llama_free(ctx)
+                self._ctx = None
+        except TypeError:  # at interpreter exit llama_cpp's functions may already be torn down
+            pass
 
     def reset(self) -> None:
         """Forget every lane's context, as if the evaluator were new."""

@@ -1,0 +1,163 @@
+"""``nacrith bench``: options wired to :mod:`nacrith.bench.compare`; the measuring is done there."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+import click
+from tqdm import tqdm
+
+from .. import NacrithCompressor, NacrithError
+from ..bench import baselines, corpora
+from ..bench.compare import NacrithSettings, Row, Source, run
+from ..bench.tables import render
+from ..constants import DEFAULT_LANES, DEFAULT_WINDOW
+from ..models.registry import DEFAULT_MODEL_FILE, MODEL_ENV
+from . import files
+from .report import Fatal, describe, interruptible, say
+
+__all__ = ["bench_command"]
+
+
+def _read(path: Path, limit: int | None) -> bytes:
+    with open(path, "rb") as f:
+        return f.read() if limit is None else f.read(limit)
+
+
+def _sources(
+    paths: tuple[str, ...], corpus_names: tuple[str, ...], limit: int | None, download: bool, note: Callable[[str], None]
+) -> list[Source]:
+    """The inputs, each read once (up to ``limit`` bytes); what a reader of the results must know goes to ``note``."""
+    chosen: dict[Path, str] = {Path(p): "" for p in paths}
+    for name in corpus_names:
+        try:
+            corpus = corpora.resolve(name, download=download)
+        except corpora.CorpusError as exc:
+            raise Fatal(f"--corpus {name}: {exc}") from None
+        note(f"--corpus {name}: {corpus.note}" if corpus.note else f"--corpus {name}: {', '.join(map(str, corpus.files))}")
+        for path in corpus.files:
+            chosen.setdefault(path, corpus.file_notes.get(path, ""))
+    sources = []
+    for path, remark in chosen.items():
+        try:
+            data = _read(path, limit)
+            if limit is not None and len(data) == limit and path.stat().st_size > limit:
+                remark = f"first {limit:,} bytes" + (f"; {remark}" if remark else "")
+        except OSError as exc:
+            raise Fatal(describe(exc)) from None
+        if remark:
+            note(f"{path.name}: {remark}")
+        sources.append(Source(path.name, data, str(path), remark))
+    return sources
+
+
+@click.command(name="bench")
+@click.argument("file", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--corpus", multiple=True, type=click.Choice(corpora.NAMES), help="A named corpus (repeatable): canterbury, enwik8.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="BYTES", help="Use only the first BYTES of each file.")
+@click.option("--only", metavar="LIST", help=f"Compressors to run, comma-separated: {', '.join(baselines.NAMES)}; zstd means both levels.")
+@click.option("--no-nacrith", is_flag=True, help="Leave nacrith out: a quick table of the baselines.")
+@click.option("--lanes", type=click.IntRange(min=1), default=DEFAULT_LANES, show_default=True, help="nacrith: chunks coded side by side.")
+@click.option("--window", type=click.IntRange(min=1), default=DEFAULT_WINDOW, show_default=True, help="nacrith: tokens of context.")
+@click.option("--model", metavar="GGUF", type=click.Path(dir_okay=False), help=f"Model file (default: ${MODEL_ENV}, else the embedded {DEFAULT_MODEL_FILE}).")
+@click.option("-T", "--threads", type=click.IntRange(min=0), default=0, help="llama.cpp threads (0: every core this process may use).")
+@click.option("--no-ideal", is_flag=True, help="Skip the model's ideal code length (one more pass of the model per file).")
+@click.option("--no-ceiling", is_flag=True, help="Skip the raw lockstep speed (a few seconds per lane shape).")
+@click.option("--json", "json_path", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True), help="Write the rows as a JSON list ('-': stdout, the table then goes to stderr).")
+@click.option("--plot", "plot_path", metavar="FILE.png", type=click.Path(dir_okay=False), help="Draw bits per byte as a bar chart (needs matplotlib: nacrith[plot]).")
+@click.option("--no-download", is_flag=True, help="--corpus enwik8: fail rather than download it.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes.")
+@interruptible
+def bench_command(
+    file: tuple[str, ...],
+    corpus: tuple[str, ...],
+    limit: int | None,
+    only: str | None,
+    no_nacrith: bool,
+    lanes: int,
+    window: int,
+    model: str | None,
+    threads: int,
+    no_ideal: bool,
+    no_ceiling: bool,
+    json_path: str | None,
+    plot_path: str | None,
+    no_download: bool,
+    quiet: bool,
+) -> None:
+    """Compare nacrith with gzip, bzip2, xz, zstd and brotli on FILE... or a named corpus.
+
+    One row per file and compressor: sizes, bits per byte, ratio, compress and
+    decompress speed in KB/s (1000 bytes), and whether the round trip gave back the
+    same bytes (checked byte for byte). A compressor whose library is missing is listed
+    as missing. nacrith's rows add the model's own ideal code length on the file and
+    the raw llama.cpp speed measured in the same run. Exit status 1 when any round
+    trip failed.
+
+    \b
+    Examples:
+      nacrith bench notes.txt
+      nacrith bench --corpus canterbury --json results.json --plot bpb.png
+      nacrith bench --corpus enwik8 --limit 1000000 -T 2
+      nacrith bench --no-nacrith --only zstd,xz big.log
+    """
+    try:
+        keys = baselines.select(only)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if no_nacrith:
+        keys = [k for k in keys if k != "nacrith"]
+    if not keys:
+        raise click.UsageError("no compressor left to run (--no-nacrith with --only nacrith)")
+    if not file and not corpus:
+        raise click.UsageError("give FILE... or --corpus NAME")
+    if plot_path:
+        from ..bench.plot import PlotUnavailable, require_matplotlib
+
+        try:
+            require_matplotlib()
+        except PlotUnavailable as exc:
+            raise Fatal(str(exc)) from None
+    settings = NacrithSettings(lanes=lanes, window=window, model=model, threads=threads or None, ideal=not no_ideal, ceiling=not no_ceiling)
+    if "nacrith" in keys:
+        try:  # bad settings or a missing model fail once, before any file
+            NacrithCompressor(lanes=lanes, window=window, model=model, threads=settings.threads)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        except NacrithError as exc:
+            raise Fatal(describe(exc)) from None
+    sources = _sources(file, corpus, limit, not no_download, (lambda message: None) if quiet else say)
+    show = not quiet and files.is_terminal("stderr")
+    total = 2 * sum(len(s.data) for s in sources) * len(keys)
+    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, leave=False, dynamic_ncols=True, file=sys.stderr, disable=not show) as bar:
+        rows = list(run(sources, keys, settings, bar))
+    table_to_stderr = json_path == "-"
+    click.echo(render(rows), err=table_to_stderr)
+    if json_path:
+        _write_json(rows, json_path)
+    if plot_path:
+        from ..bench.plot import bar_chart
+
+        try:
+            bar_chart(rows, plot_path)
+        except OSError as exc:
+            raise Fatal(describe(exc)) from None
+    failed = [r for r in rows if r.status == "failed"]
+    for row in failed:
+        say(f"{row.file}: {row.compressor}: {row.note}")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _write_json(rows: list[Row], path: str) -> None:
+    text = json.dumps([r.as_dict() for r in rows], indent=2) + "\n"
+    if path == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise Fatal(describe(exc)) from None

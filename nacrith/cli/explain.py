@@ -1,0 +1,82 @@
+"""``nacrith explain``: options wired to :mod:`nacrith.bench.costs` and :mod:`nacrith.bench.explain_html`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .. import NacrithCompressor, NacrithError
+from ..bench.costs import Explanation, explain
+from ..bench.explain_html import render_html, token_text
+from ..constants import DEFAULT_WINDOW
+from ..models.registry import DEFAULT_MODEL_FILE, MODEL_ENV
+from .report import Fatal, describe, interruptible, say
+
+__all__ = ["explain_command"]
+
+
+def _summary(e: Explanation, top: int) -> str:
+    lines = [
+        f"{e.name}: {len(e.data):,} bytes, {len(e.tokens):,} tokens, {e.total_bits:,.1f} bits",
+        f"  {e.bits_per_byte:.3f} bits per byte, {e.bits_per_token:.3f} bits per token",
+        f"  the costliest 10% of tokens carry {100 * e.top_share(0.10):.1f}% of the bits",
+    ]
+    lines += [f"  note: {note}" for note in e.notes]
+    if top and e.tokens:
+        lines.append("  costliest tokens:")
+        lines += [f'    {e.bits[i]:6.2f} bits  token {i:>6}  "{token_text(e.pieces[i])}"' for i in e.costliest(top)]
+    return "\n".join(lines)
+
+
+@click.command(name="explain")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--html", "html_path", metavar="OUT.html", type=click.Path(dir_okay=False), help="Write the page here.")
+@click.option("--window", type=click.IntRange(min=1), default=DEFAULT_WINDOW, show_default=True, help="Tokens of context the model sees.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="BYTES", help="Use only the first BYTES of FILE.")
+@click.option("--top", type=click.IntRange(min=0), default=20, show_default=True, help="How many of the costliest tokens to list.")
+@click.option("--model", metavar="GGUF", type=click.Path(dir_okay=False), help=f"Model file (default: ${MODEL_ENV}, else the embedded {DEFAULT_MODEL_FILE}).")
+@click.option("-T", "--threads", type=click.IntRange(min=0), default=0, help="llama.cpp threads (0: every core this process may use).")
+@interruptible
+def explain_command(file: str, html_path: str | None, window: int, limit: int | None, top: int, model: str | None, threads: int) -> None:
+    """Show where the bits go: what the model pays for each token of FILE.
+
+    Runs the model over FILE as one sequence with a sliding window, as coding does,
+    and prints a summary: total bits, bits per byte, the costliest tokens, and the
+    share of bits in the costliest tenth of them. With --html, also writes a
+    self-contained page with the text coloured by each token's cost (hover for the
+    bits), a legend, and the same summary.
+
+    \b
+    Examples:
+      nacrith explain notes.txt --html notes.html
+      nacrith explain --limit 20000 --window 1024 book.txt --html book.html
+    """
+    threads_or_none = threads or None
+    try:  # a bad window or a missing model fails before reading anything
+        NacrithCompressor(window=window, model=model, threads=threads_or_none)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    except NacrithError as exc:
+        raise Fatal(describe(exc)) from None
+    try:
+        if file == "-":
+            data = sys.stdin.buffer.read() if limit is None else sys.stdin.buffer.read(limit)
+        else:
+            with open(file, "rb") as f:
+                data = f.read() if limit is None else f.read(limit)
+    except OSError as exc:
+        raise Fatal(describe(exc)) from None
+    name = "stdin" if file == "-" else Path(file).name
+    try:
+        explanation = explain(data, name=name, model=model, window=window, threads=threads_or_none)
+    except NacrithError as exc:
+        raise Fatal(f"{name}: {describe(exc)}") from None
+    click.echo(_summary(explanation, top))
+    if html_path:
+        try:
+            Path(html_path).write_text(render_html(explanation, top=top or 20), encoding="utf-8")
+        except OSError as exc:
+            raise Fatal(describe(exc)) from None
+        say(f"wrote {html_path}")

@@ -1,0 +1,250 @@
+"""``nacrith bench``: every compressor's round trip, the table and JSON, missing compressors, corpora, the Markdown tables.
+
+Inputs are about a hundred bytes; nacrith runs with ``-T 1 --window 64`` (one thread:
+llama.cpp's spinning threads slow down badly when the two cores are shared). Only one
+test pays for the model's ideal code length and the lockstep ceiling, on a tiny input.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import types
+import zlib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from nacrith.bench import baselines, corpora
+from nacrith.bench.compare import NacrithSettings, Row, Source, run
+from nacrith.bench.tables import render
+from nacrith.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+
+TEXT = (
+    b"Alice was beginning to get very tired of sitting by her sister on the bank, "
+    b"and of having nothing to do.\n"
+)
+
+REQUIRED_KEYS = {"file", "compressor", "original_bytes", "compressed_bytes", "bpb", "compress_kbps", "decompress_kbps", "verified"}
+NACRITH_KEYS = {"ideal_bpb", "tokens", "compress_tok_s", "decompress_tok_s", "ceiling_tok_s", "lanes", "window", "model"}
+
+
+def bench(*args: str) -> Result:
+    result = CliRunner().invoke(cli, ["bench", *args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+@pytest.fixture
+def text_file(tmp_path: Path) -> Path:
+    path = tmp_path / "alice.txt"
+    path.write_bytes(TEXT)
+    return path
+
+
+def brotli_available() -> bool:
+    return importlib.util.find_spec("brotli") is not None
+
+
+def test_every_compressor_round_trips_table_and_json(text_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    result = bench("-T", "1", "--window", "64", "--no-ideal", "--no-ceiling", str(text_file), "--json", str(out))
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())
+    assert [r["key"] for r in rows] == list(baselines.NAMES)
+    for row in rows:
+        assert REQUIRED_KEYS <= row.keys()
+        assert row["file"] == "alice.txt" and row["original_bytes"] == len(TEXT)
+        if row["key"] == "brotli" and not brotli_available():
+            assert row["status"] == "missing" and row["verified"] is False and row["compressed_bytes"] is None
+            continue
+        assert row["status"] == "ok" and row["verified"] is True, row
+        assert row["bpb"] == pytest.approx(8 * row["compressed_bytes"] / len(TEXT))
+        assert row["compress_kbps"] > 0 and row["decompress_kbps"] > 0
+        assert row["run"]["cores"] >= 1 and row["run"]["platform"]
+    ours = rows[0]
+    assert NACRITH_KEYS <= ours.keys()
+    assert (ours["window"], ours["threads"], ours["ideal_bpb"], ours["ceiling_tok_s"]) == (64, 1, None, None)
+    assert ours["tokens"] > 0 and ours["model"].endswith(".gguf")
+    assert not NACRITH_KEYS & rows[1].keys()  # nacrith's extras only on its rows
+    for label in ("nacrith", "gzip -9", "bzip2 -9", "xz -9e", "zstd -19", "zstd --ultra -22", "brotli"):
+        assert label in result.stdout
+    assert "yes" in result.stdout
+
+
+def test_ideal_and_ceiling_on_a_tiny_input() -> None:
+    settings = NacrithSettings(window=32, threads=1, ceiling_steps=16)
+    rows = list(run([Source("tiny.txt", TEXT)], ["nacrith"], settings))
+    [row] = rows
+    assert row.verified and row.status == "ok"
+    x = row.nacrith
+    assert x["lanes_used"] == 1 and x["keep"] == 24
+    assert 0 < x["ideal_bpb"] < row.bpb  # the container's overhead dominates so tiny an input
+    assert x["ceiling_tok_s"] > 0 and x["compress_tok_s"] > 0
+    text = render(rows)
+    assert "ideal bpb" in text and "ceiling tok/s" in text and "(1 lane)" in text
+    again = Row.from_dict(json.loads(json.dumps(row.as_dict())))
+    assert again == row
+
+
+def test_missing_compressor_is_listed_as_missing(text_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # import zstandard now raises ImportError
+    out = tmp_path / "rows.json"
+    result = bench("--no-nacrith", str(text_file), "--json", str(out))
+    assert result.exit_code == 0, result.output
+    rows = {r["key"]: r for r in json.loads(out.read_text())}
+    for key in ("zstd-19", "zstd-22"):
+        assert rows[key]["status"] == "missing" and rows[key]["verified"] is False
+        assert "zstandard" in rows[key]["note"]
+    assert rows["gzip"]["verified"] is True
+    missing_lines = [line for line in result.stdout.splitlines() if "zstd" in line]
+    assert len(missing_lines) == 2 and all("missing" in line and "pip install zstandard" in line for line in missing_lines)
+
+
+def test_brotli_when_importable(text_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = types.ModuleType("brotli")  # stands in for the optional extra, with the same calls
+    fake.compress = lambda data, quality, lgwin: zlib.compress(data, 9)  # type: ignore[attr-defined]
+    fake.decompress = zlib.decompress  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "brotli", fake)
+    out = tmp_path / "rows.json"
+    assert bench("--only", "brotli", str(text_file), "--json", str(out)).exit_code == 0
+    [row] = json.loads(out.read_text())
+    assert (row["compressor"], row["verified"]) == ("brotli -q 11 -w 24", True)
+
+
+def test_only_selects_and_rejects(text_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    assert bench("--only", "zstd,xz", str(text_file), "--json", str(out)).exit_code == 0
+    assert [r["key"] for r in json.loads(out.read_text())] == ["xz", "zstd-19", "zstd-22"]
+    result = bench("--only", "zip", str(text_file))
+    assert result.exit_code == 2 and "unknown compressor 'zip'" in result.output
+    assert bench("--no-nacrith", "--only", "nacrith", str(text_file)).exit_code == 2
+    assert bench("--no-nacrith").exit_code == 2  # no input
+
+
+def test_a_changed_round_trip_fails_the_run(text_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(gzip: types.ModuleType) -> tuple:
+        return (lambda data: gzip.compress(data)), (lambda archive: gzip.decompress(archive)[:-1])
+
+    patched = tuple(b if b.key != "gzip" else baselines.Baseline(b.key, b.label, b.module, b.install, broken) for b in baselines.BASELINES)
+    monkeypatch.setattr(baselines, "BASELINES", patched)
+    out = tmp_path / "rows.json"
+    result = bench("--only", "gzip,bzip2", str(text_file), "--json", str(out))
+    assert result.exit_code == 1
+    rows = {r["key"]: r for r in json.loads(out.read_text())}
+    assert rows["gzip"]["verified"] is False and rows["gzip"]["status"] == "failed"
+    assert rows["bzip2"]["verified"] is True
+    assert "gzip -9: the round trip changed the bytes" in result.stderr
+
+
+def test_plot_without_matplotlib_says_so(text_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    result = bench("--no-nacrith", str(text_file), "--plot", str(tmp_path / "bpb.png"))
+    assert result.exit_code == 1
+    assert "matplotlib" in result.stderr and "nacrith[plot]" in result.stderr
+    assert not (tmp_path / "bpb.png").exists()
+
+
+def test_plot_draws_a_png(text_file: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "bpb.png"
+    assert bench("--no-nacrith", str(text_file), "--plot", str(target)).exit_code == 0
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_progress_bar_when_stderr_is_a_terminal(text_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nacrith.cli.files.is_terminal", lambda stream: True)
+    result = bench("--only", "gzip", str(text_file))
+    assert result.exit_code == 0 and "alice.txt: gzip" in result.stderr
+
+
+def test_corpus_canterbury_full_set_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "corpora" / "canterbury"
+    folder.mkdir(parents=True)
+    for name in ("alice29.txt", "fields.c", "kennedy.xls"):
+        (folder / name).write_bytes(TEXT + name.encode())
+    monkeypatch.setenv(corpora.CORPORA_ENV, str(tmp_path / "corpora"))
+    out = tmp_path / "rows.json"
+    result = bench("--corpus", "canterbury", "--only", "gzip", "--json", str(out))
+    assert result.exit_code == 0, result.output
+    assert [r["file"] for r in json.loads(out.read_text())] == ["alice29.txt", "fields.c", "kennedy.xls"]
+    assert "3 files" in result.stderr
+
+
+def test_corpus_canterbury_vendored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(corpora.CORPORA_ENV, raising=False)
+    monkeypatch.setattr(corpora, "SHARED", tmp_path / "nowhere")
+    out = tmp_path / "rows.json"
+    assert bench("--corpus", "canterbury", "--only", "gzip", "--limit", "500", "--json", str(out)).exit_code == 0
+    rows = json.loads(out.read_text())
+    assert [r["file"] for r in rows] == list(corpora.VENDORED_CANTERBURY)
+    assert all(r["original_bytes"] == 500 and r["note"] == "first 500 bytes" for r in rows)
+
+
+def test_corpus_enwik8_prefix_is_said_to_be_a_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fetch = corpora.fetch_module()
+    prefix = tmp_path / "enwik8" / fetch.PREFIX_NAME
+    prefix.parent.mkdir()
+    prefix.write_bytes(TEXT * 3)
+    monkeypatch.setenv(corpora.CORPORA_ENV, str(tmp_path))
+    monkeypatch.setattr(fetch, "HERE", tmp_path / "checkout-corpora")
+    monkeypatch.setattr(fetch, "PREFIX_BYTES", len(TEXT) * 3)
+    monkeypatch.setattr(fetch, "PREFIX_SHA256", fetch.sha256_of(prefix))
+    out = tmp_path / "rows.json"
+    result = bench("--corpus", "enwik8", "--no-download", "--limit", "100", "--only", "gzip", "--json", str(out))
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(out.read_text())
+    assert row["file"] == fetch.PREFIX_NAME and row["original_bytes"] == 100
+    assert "not the full" in row["note"] and "not the full" in result.stderr
+
+
+def test_corpus_enwik8_absent_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fetch = corpora.fetch_module()
+    monkeypatch.setenv(corpora.CORPORA_ENV, str(tmp_path))
+    monkeypatch.setattr(fetch, "HERE", tmp_path / "checkout-corpora")
+    monkeypatch.setattr(fetch, "SHARED", tmp_path / "no-shared")
+    result = bench("--corpus", "enwik8", "--no-download", "--only", "gzip")
+    assert result.exit_code == 1
+    assert "enwik8 not found" in result.stderr and str(tmp_path / "enwik8") in result.stderr
+
+
+def load_benchmarks_md() -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location("benchmarks_md", REPO / "scripts" / "benchmarks_md.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmarks_md_tables(text_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [
+        Row("alice.txt", "nacrith", "nacrith", 1000, 150, 1.2, 6.67, 1.0, 1.0, 1.0, 1.0, True,
+            nacrith=dict(ideal_bpb=1.1, tokens=250, compress_tok_s=250.0, decompress_tok_s=240.0, ceiling_tok_s=500.0,
+                         lanes=8, lanes_used=1, window=2048, keep=1536, threads=2, model="m.gguf", model_fingerprint="ab")),
+        Row("alice.txt", "xz -9e", "xz", 1000, 400, 3.2, 2.5, 0.01, 0.001, 100.0, 1000.0, True),
+        Row("alice.txt", "brotli -q 11 -w 24", "brotli", 1000, status="missing", note="no module 'brotli'"),
+        Row("alice.txt", "gzip -9", "gzip", 1000, 500, 4.0, 2.0, 0.01, 0.001, 100.0, 1000.0, False, status="failed", note="the round trip changed the bytes"),
+    ]
+    for row in rows:
+        row.run = {"platform": "Linux-test", "cpu": "Test CPU", "cores": 2, "usable_cores": 2, "python": "3.11", "date": "2026-01-01"}
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps([r.as_dict() for r in rows]))
+    module = load_benchmarks_md()
+    assert module.main([str(results)]) == 0
+    md = capsys.readouterr().out
+    assert "| file | bytes | nacrith | model's ideal | xz -9e | brotli -q 11 -w 24 | gzip -9 |" in md
+    assert "| alice.txt | 1,000 | **1.200** | 1.100 | 3.200 | missing | failed |" in md
+    assert "Test CPU (2 cores" in md and "Linux-test" in md
+    assert "m.gguf (fingerprint ab): lanes 8, window 2048 tokens sliding to 1536" in md
+    assert "| alice.txt | 250 | 1.200 | 1.100 | +9.1% | 250 | 240 | 500 (1 lane) | 50% | 48% |" in md
+    assert "gzip -9: failed (the round trip changed the bytes)" in md
+    # And from a real run's JSON:
+    out = tmp_path / "real.json"
+    assert bench("--no-nacrith", str(text_file), "--json", str(out)).exit_code == 0
+    assert module.main([str(out)]) == 0
+    assert f"| alice.txt | {len(TEXT):,} |" in capsys.readouterr().out
