@@ -4,7 +4,8 @@ Lane ``i`` is the group's ``i``-th neural chunk. Each step feeds every unfinishe
 its previous token (the start token first), in lane order, and codes each lane's next
 token with the distribution the model returned for it. A lane leaves the batch after
 its last token. When a lane's cache holds ``window`` tokens it slides: the oldest
-``window - slide_keep`` are dropped and the rest shifted down, in place.
+``window - slide_keep`` after the start token are dropped and the rest shifted down, in
+place; the start token stays (it is the model's attention sink).
 
 All of that is a function of the token counts alone, which the chunk table stores,
 so the decoder builds exactly the batches the encoder built (llama.cpp's logits depend
@@ -34,7 +35,8 @@ class Predictor(Protocol):
 
     def reset(self) -> None: ...
 
-    def slide(self, lane: int, drop: int, length: int) -> None: ...
+    def slide(self, lane: int, drop: int, length: int) -> None:
+        """Forget the ``drop`` tokens after the start token of ``lane``'s ``length`` cached ones; shift the rest down."""
 
     def step(self, lanes: list[int], tokens: list[int], positions: list[int]) -> np.ndarray: ...
 

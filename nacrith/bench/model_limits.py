@@ -21,24 +21,9 @@ __all__ = ["ideal_bits", "lockstep_ceiling"]
 
 def ideal_bits(model: LanguageModel, tokens: list[int], window: int, keep: int, threads: int | None = None) -> float:
     """Sum over tokens of -log2 p(token | context), float64 softmax, sliding window, start token first."""
-    block = window - keep
-    evaluator = model.evaluator(1, window, threads, max_batch=block)
-    evaluator.reset()
-    sequence = [model.start_token, *tokens]
-    kv = 0
-    total = 0.0
-    for start in range(0, len(tokens), block):
-        feed = sequence[start : min(start + block, len(tokens))]  # the last token predicts nothing: no step for it
-        if kv + len(feed) > window:
-            evaluator.slide(0, kv - keep, kv)
-            kv = keep
-        logits = evaluator.step([0] * len(feed), feed, list(range(kv, kv + len(feed)))).astype(np.float64)
-        kv += len(feed)
-        targets = np.asarray(tokens[start : start + len(feed)])
-        top = logits.max(axis=1, keepdims=True)
-        log_z = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
-        total += float(np.sum(log_z - logits[np.arange(len(feed)), targets])) / np.log(2)
-    return total
+    from .costs import token_bits
+
+    return float(token_bits(model, tokens, window, keep, threads).sum())
 
 
 def lockstep_ceiling(
