@@ -7,14 +7,16 @@ Three things are read out of FORMAT.md and must agree with nacrith:
   :mod:`nacrith.lockstep` and :func:`nacrith.models.llm.build_id`;
 * every vector section ("### Vector ...") holds fenced blocks tagged ``hex archive``,
   ``hex content``, ``hex rejected``, ``text rejected``, ``hex payload``, ``text coder``,
-  ``text quantize``, ``text exptable``, ``text build`` or ``text schedule``, and the code must
-  write, read and reject exactly those bytes and values;
+  ``text quantize``, ``text exptable``, ``text build``, ``text schedule`` or ``text cache``, and
+  the code must write, read and reject exactly those bytes and values;
 * every archive vector has a field-by-field table, which must equal what the small
   parser below (written from FORMAT.md, not from container.py) makes of the bytes.
 
 Only the tests marked slow need the language model: they decode the neural vector, write it
-again, and recompute its payloads with FORMAT.md's reference code from the model's logits.
-Without them, neural payloads are checked as containers only.
+again, and recompute its payloads with FORMAT.md's reference code (its slides' llama.cpp calls
+made on the model's cache) from the model's logits. Without them, neural payloads are checked
+as containers only. How a slide moves a cache is checked without the model, by playing the
+llama.cpp calls on a cache simulated as llama.h documents them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import functools
 import hashlib
 import io
 import re
+import types
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +67,8 @@ class Vector:
     """Fenced blocks by info string ("hex archive", "text coder", ...)."""
     table: list[tuple[int, str, str, str]] = field(default_factory=list)
     """Rows of the field-by-field table: (offset, hex bytes, field, value)."""
+    body: str = ""
+    """The section's text, up to the next heading."""
 
     def hex(self, tag: str) -> bytes:
         return bytes.fromhex(self.blocks[tag])
@@ -86,7 +91,7 @@ def load_vectors() -> list[Vector]:
     vectors = []
     for title, body in zip(sections[1::2], sections[2::2]):
         body = re.split(r"^#{1,3} ", body, maxsplit=1, flags=re.M)[0]  # up to the next heading
-        vector = Vector(title.strip())
+        vector = Vector(title.strip(), body=body)
         for tag, content in _FENCE.findall(body):
             tag = tag.strip()
             if tag.startswith(("hex ", "text ")):
@@ -124,6 +129,7 @@ QUANTIZERS = [v for v in VECTORS if "text quantize" in v.blocks]
 TABLES = [v for v in VECTORS if "text exptable" in v.blocks]
 BUILDS = [v for v in VECTORS if "text build" in v.blocks]
 SCHEDULES = [v for v in VECTORS if "text schedule" in v.blocks]
+CACHES = [v for v in VECTORS if "text cache" in v.blocks]
 
 
 def _ids(vectors: list[Vector]) -> list[str]:
@@ -244,7 +250,7 @@ def _has_neural_chunks(vector: Vector) -> bool:
 
 def test_format_md_has_vectors_of_every_kind() -> None:
     assert len(ARCHIVES) >= 4 and len(CODERS) >= 3 and len(QUANTIZERS) >= 3 and SCHEDULES
-    assert REJECTED and TABLES and BUILDS and NEURAL_ARCHIVES
+    assert REJECTED and TABLES and BUILDS and NEURAL_ARCHIVES and CACHES
     assert any(not v.hex("hex content") for v in ARCHIVES), "a vector for empty input"
     assert {"python"} <= {tag.strip() for tag, _ in _FENCE.findall(_format_text())}
 
@@ -282,6 +288,15 @@ def test_header_bounds_in_format_md_are_those_the_code_checks() -> None:
 
 
 # --- archive vectors -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vector", ARCHIVES + REJECTED, ids=_ids(ARCHIVES + REJECTED))
+def test_stated_sizes_are_those_of_the_blocks(vector: Vector) -> None:
+    """The "Content (N bytes)" and "Archive (N bytes)" lines above the blocks."""
+    for label, tag in (("Content", "hex content"), ("Archive", "hex archive"), ("Archive", "hex rejected")):
+        if tag in vector.blocks:
+            stated = re.findall(rf"^{label} \((\d+) bytes[,)]", vector.body, re.M)
+            assert stated == [str(len(vector.hex(tag)))], f"{vector.title}: {label} ({stated})"
 
 
 def _chunk_slices(groups: list[Group], content: bytes) -> list[tuple[ChunkEntry, bytes, bytes]]:
@@ -596,6 +611,152 @@ def test_reference_schedule_in_format_md(vector: Vector) -> None:
     assert events == expected
 
 
+# --- slides -------------------------------------------------------------------------------------
+
+
+class SimulatedMemory:
+    """Each lane's KV cache as its tokens by position, changed as llama.h documents
+    llama_memory_seq_rm and llama_memory_seq_add (ranges [p0, p1); p0 < 0 is 0, p1 < 0 is no end)."""
+
+    def __init__(self) -> None:
+        self.lanes: dict[int, dict[int, int]] = {}
+
+    @staticmethod
+    def _range(p0: int, p1: int) -> range:
+        return range(max(p0, 0), p1 if p1 >= 0 else 1 << 31)
+
+    def seq_rm(self, lane: int, p0: int, p1: int) -> bool:
+        cache, span = self.lanes.setdefault(lane, {}), self._range(p0, p1)
+        self.lanes[lane] = {p: t for p, t in cache.items() if p not in span}
+        return True
+
+    def seq_add(self, lane: int, p0: int, p1: int, delta: int) -> None:
+        cache, span = self.lanes.setdefault(lane, {}), self._range(p0, p1)
+        stay = {p: t for p, t in cache.items() if p not in span}
+        moved = {p + delta: t for p, t in cache.items() if p in span}
+        assert not stay.keys() & moved.keys() and min(moved, default=0) >= 0, "two tokens at one position"
+        self.lanes[lane] = {**stay, **moved}
+
+    def call(self, name: str, *args: int):
+        return getattr(self, name.removeprefix("llama_memory_"))(*args)
+
+    def put(self, lane: int, position: int, token: int) -> None:
+        cache = self.lanes.setdefault(lane, {})
+        assert position == len(cache), f"lane {lane}: a token at position {position} after {len(cache)} cached"
+        cache[position] = token
+
+    def tokens(self, lane: int) -> list[int]:
+        cache = self.lanes.get(lane, {})
+        assert sorted(cache) == list(range(len(cache))), f"lane {lane}: positions {sorted(cache)}"
+        return [cache[p] for p in range(len(cache))]
+
+
+def _cache_line(lane: int, before: list[int], after: list[int], start: int) -> str:
+    def show(tokens: list[int]) -> str:
+        return ",".join("S" if t == start else str(t) for t in tokens)
+
+    return f"slide lane={lane} before={show(before)} after={show(after)}"
+
+
+def _cache_lines(vector: Vector) -> list[str]:
+    return [line.strip() for line in vector.blocks["text cache"].splitlines() if line.strip()]
+
+
+def test_reference_slide_is_what_the_evaluator_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """nacrith's LaneEvaluator.slide makes exactly FORMAT.md's llama.cpp calls, which are the
+    calls the evaluation context table writes."""
+    llm = pytest.importorskip("nacrith.models.llm", reason="llama-cpp-python is not installed")
+    calls: list[tuple] = []
+    memory = object()
+
+    def recorder(name: str):
+        def record(mem, *args):
+            assert mem is memory
+            calls.append((name, *args))
+            return True
+
+        return record
+
+    for name in ("llama_memory_seq_rm", "llama_memory_seq_add"):
+        monkeypatch.setattr(llm.llama_cpp, name, recorder(name))
+    text = _format_text()
+    row = re.search(r"^\| Slide of lane `i` \|([^|]*)\|", text, re.M)
+    assert row, "the evaluation context table has no slide row"
+    written = re.findall(r"`(llama_memory_seq_\w+)\(mem, ([^)]*)\)`", row[1])
+    assert [name for name, _ in written] == ["llama_memory_seq_rm", "llama_memory_seq_add"]
+    for lane, drop, window in ((0, 1, 2), (3, 4, 16), (1, 512, 2048), (255, 65535, 65536)):
+        calls.clear()
+        llm.LaneEvaluator.slide(types.SimpleNamespace(_memory=memory), lane, drop, window)
+        expected = [tuple(c) for c in reference_code()["slide"](lane, drop, window)]
+        assert calls == expected
+        scope = {"i": lane, "drop": drop, "window": window}
+        table = [(name, *(eval(a.replace("−", "-"), {}, scope) for a in args.split(","))) for name, args in written]
+        assert table == expected
+
+
+@pytest.mark.parametrize("vector", CACHES, ids=_ids(CACHES))
+def test_reference_slide_leaves_the_caches_of_the_vector(vector: Vector) -> None:
+    """FORMAT.md's schedule and slide, played on a simulated cache, leave the caches the vector lists."""
+    ref = reference_code()
+    counts, window, keep, _ = _schedule_case(vector)
+    start = 4  # shown as S; token j of lane i is (i + j) % 4
+    memory, lines = SimulatedMemory(), []
+    for event in ref["schedule"](counts, window, keep):
+        if event[0] == "slide":
+            _, lane, drop = event
+            before = memory.tokens(lane)
+            assert len(before) == window
+            for name, *args in ref["slide"](lane, drop, window):
+                memory.call(name, *args)
+            after = memory.tokens(lane)
+            assert after == ref["slide_cache"](before, drop) and len(after) == keep and after[0] == start
+            lines.append(_cache_line(lane, before, after, start))
+        else:
+            _, s, lanes, positions = event
+            for lane, position in zip(lanes, positions):
+                memory.put(lane, position, (lane + s - 1) % 4 if s else start)
+    assert lines == _cache_lines(vector)
+
+
+@pytest.mark.parametrize("vector", CACHES, ids=_ids(CACHES))
+def test_evaluator_slide_leaves_the_caches_of_the_vector(vector: Vector, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lockstep driver with nacrith's LaneEvaluator.slide, its llama.cpp calls played on a
+    simulated cache, leaves the caches the vector lists, in encoder and decoder alike."""
+    llm = pytest.importorskip("nacrith.models.llm", reason="llama-cpp-python is not installed")
+    monkeypatch.setattr(llm.llama_cpp, "llama_memory_seq_rm", lambda mem, *args: mem.seq_rm(*args))
+    monkeypatch.setattr(llm.llama_cpp, "llama_memory_seq_add", lambda mem, *args: mem.seq_add(*args))
+
+    class SlidingPredictor(RecordingPredictor):
+        def __init__(self, vocab: int) -> None:
+            super().__init__(vocab)
+            self._memory = SimulatedMemory()  # what LaneEvaluator.slide hands llama.cpp
+            self.lines: list[str] = []
+
+        def reset(self) -> None:
+            self._memory = SimulatedMemory()
+
+        def slide(self, lane: int, drop: int, length: int) -> None:
+            before = self._memory.tokens(lane)
+            assert len(before) == length
+            llm.LaneEvaluator.slide(self, lane, drop, length)
+            self.lines.append(_cache_line(lane, before, self._memory.tokens(lane), self.vocab - 1))
+
+        def step(self, lanes: list[int], tokens: list[int], positions: list[int]) -> np.ndarray:
+            for lane, token, position in zip(lanes, tokens, positions):
+                self._memory.put(lane, position, token)
+            return super().step(lanes, tokens, positions)
+
+    counts, window, keep, _ = _schedule_case(vector)
+    vocab = 5
+    tokens = [[(i + j) % (vocab - 1) for j in range(n)] for i, n in enumerate(counts)]
+    settings = LaneSettings(precision_bits=8, window=window, slide_keep=keep, start_token=vocab - 1)
+    encoder_side, decoder_side = SlidingPredictor(vocab), SlidingPredictor(vocab)
+    payloads = encode_lanes(encoder_side, tokens, settings)
+    assert decode_lanes(decoder_side, payloads, counts, settings) == tokens
+    assert encoder_side.lines == _cache_lines(vector)
+    assert decoder_side.lines == _cache_lines(vector)
+
+
 NEURAL_ARCHIVES = [v for v in ARCHIVES if _has_neural_chunks(v)]
 
 
@@ -639,11 +800,14 @@ def test_neural_vector_is_what_nacrith_writes(vector: Vector) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("vector", NEURAL_ARCHIVES, ids=_ids(NEURAL_ARCHIVES))
 def test_reference_code_gives_the_neural_payloads(vector: Vector) -> None:
-    """FORMAT.md's schedule, quantization and coder, fed llama.cpp's logits, give the archive's payloads.
+    """FORMAT.md's schedule, slides, quantization and coder, fed llama.cpp's logits, give the archive's payloads.
 
     Only the evaluation (llama.cpp in the context FORMAT.md describes) and the tokenizer, which
-    gives the tokens the encoder coded, come from nacrith.
+    gives the tokens the encoder coded, come from nacrith; the slides are FORMAT.md's llama.cpp
+    calls, made directly on the evaluator's KV memory.
     """
+    import llama_cpp
+
     header, engine = _model_for(vector)
     ref, p, content = reference_code(), header.params, vector.hex("hex content")
     _, groups, _ = SpecParser(vector.hex("hex archive")).parse()
@@ -661,7 +825,8 @@ def test_reference_code_gives_the_neural_payloads(vector: Vector) -> None:
         for event in ref["schedule"]([len(t) for t in tokens], p.window, p.slide_keep):
             if event[0] == "slide":
                 _, lane, drop = event
-                evaluator.slide(lane, drop, p.window)
+                for name, *args in ref["slide"](lane, drop, p.window):
+                    getattr(llama_cpp, name)(evaluator._memory, *args)
                 continue
             _, s, step_lanes, positions = event
             fed = [tokens[i][s - 1] if s else p.start_token for i in step_lanes]
