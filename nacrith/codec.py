@@ -160,7 +160,7 @@ class FrameEncoder:
         self._finished = False
         o = self.options
         self.params = CodingParams(PRECISION_BITS, o.lanes, o.window, o.keep, o.chunk_bytes, 0)
-        self._header_args = content_size
+        self._content_size = content_size
         self._header_written = False
 
     def _header(self) -> bytes:
@@ -170,7 +170,7 @@ class FrameEncoder:
         # The start token belongs to the model, so even binary input loads it (a ~0.1 s mmap).
         start = self.engine.model.start_token
         self.params = CodingParams(**{**self.params.__dict__, "start_token": start})
-        return write_header(FrameHeader(self.engine.model_info(), self.params, self._header_args))
+        return write_header(FrameHeader(self.engine.model_info(), self.params, self._content_size))
 
     def write(self, data: bytes) -> bytes:
         if self._finished:
@@ -192,8 +192,8 @@ class FrameEncoder:
             out += self._encode_segment(bytes(self._pending))
             self._pending.clear()
         self._finished = True
-        if self._header_args is not None and self._header_args != self._size:
-            raise ValueError(f"content_size was given as {self._header_args}, but {self._size} bytes were written")
+        if self._content_size is not None and self._content_size != self._size:
+            raise ValueError(f"content_size was given as {self._content_size}, but {self._size} bytes were written")
         out += write_end(EndBlock(self._size, self._crc))
         return bytes(out)
 

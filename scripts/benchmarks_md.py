@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from nacrith.bench.tables import speed
+
 __all__ = ["render", "load", "main"]
 
 Row = dict[str, Any]
@@ -42,13 +44,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Seque
 
 
 def _speed(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if value < 1:
-        return f"{value:.3f}"
-    if value < 100:
-        return f"{value:.1f}"
-    return f"{value:,.0f}"
+    return "–" if value is None else speed(value)
 
 
 def _column(row: Row, nacrith_variants: int) -> str:
