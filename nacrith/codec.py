@@ -8,6 +8,7 @@ one group at a time, whatever the input size.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,10 @@ def _describe_model(info: ModelInfo) -> str:
     return f"{name} [{info.fingerprint.hex()}]"
 
 
+_FALLBACK = -1
+"""A chunk's method until fallback.pack decides between zstd and stored."""
+
+
 @dataclass
 class _Chunk:
     data: bytes
@@ -135,7 +140,7 @@ def _join_fallback(chunks: list[_Chunk]) -> list[_Chunk]:
     out: list[_Chunk] = []
     for chunk in chunks:
         if out and chunk.method != METHOD_NEURAL and out[-1].method != METHOD_NEURAL:
-            out[-1] = _Chunk(out[-1].data + chunk.data, -1)
+            out[-1] = _Chunk(out[-1].data + chunk.data, _FALLBACK)
         else:
             out.append(chunk)
     return out
@@ -169,7 +174,7 @@ class FrameEncoder:
         self._header_written = True
         # The start token belongs to the model, so even binary input loads it (a ~0.1 s mmap).
         start = self.engine.model.start_token
-        self.params = CodingParams(**{**self.params.__dict__, "start_token": start})
+        self.params = dataclasses.replace(self.params, start_token=start)
         return write_header(FrameHeader(self.engine.model_info(), self.params, self._content_size))
 
     def write(self, data: bytes) -> bytes:
@@ -221,7 +226,7 @@ class FrameEncoder:
         for piece in chunking.split_text_runs(segment):
             data = segment[piece.start : piece.end]
             if not piece.is_text:
-                chunks.append(_Chunk(data, -1))
+                chunks.append(_Chunk(data, _FALLBACK))
                 continue
             model = model or self.engine.model
             count = chunking.chunk_count(len(data), o.lanes, o.chunk_bytes, o.min_chunk_bytes)
@@ -233,7 +238,7 @@ class FrameEncoder:
                 if tokens and model.detokenize(tokens) == text:
                     chunks.append(_Chunk(text, METHOD_NEURAL, tokens=tokens))
                 else:
-                    chunks.append(_Chunk(text, -1))
+                    chunks.append(_Chunk(text, _FALLBACK))
         return _join_fallback(chunks)
 
     def _encode_group(self, group: list[_Chunk]) -> bytes:
@@ -251,7 +256,7 @@ class FrameEncoder:
             # Never write what the decoder must reject: zstd takes those chunks, and the rest are
             # coded again, since their batches (and so their logits) change with fewer lanes.
             for chunk in over:
-                chunk.method = -1
+                chunk.method = _FALLBACK
             neural = [c for c in neural if c.method == METHOD_NEURAL]
         entries, payloads = [], []
         for chunk in group:
