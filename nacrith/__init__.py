@@ -10,6 +10,7 @@ error family rooted at ``NacrithError``.
 """
 
 from .api import NacrithCompressor, NacrithDecompressor, NacrithFile, compress, decompress, open
+from .ensemble_params import EnsembleParams
 from .errors import (
     CorruptArchiveError,
     ModelMismatchError,
@@ -28,6 +29,7 @@ __all__ = [
     "NacrithCompressor",
     "NacrithDecompressor",
     "NacrithFile",
+    "EnsembleParams",
     "NacrithError",
     "CorruptArchiveError",
     "TruncatedArchiveError",

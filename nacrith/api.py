@@ -15,6 +15,7 @@ from typing import IO, Any, BinaryIO
 from .codec import Engine, FrameDecoder, FrameEncoder, Options, Progress, decode_stream
 from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_WINDOW
 from .container import FrameReader
+from .ensemble_params import EnsembleParams
 from .errors import TruncatedArchiveError
 
 __all__ = ["compress", "decompress", "NacrithCompressor", "NacrithDecompressor", "NacrithFile", "open", "engine"]
@@ -45,11 +46,14 @@ class NacrithCompressor:
         lanes: int = DEFAULT_LANES,
         window: int = DEFAULT_WINDOW,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        ensemble: bool | EnsembleParams = True,
         threads: int | None = None,
         content_size: int | None = None,
         progress: Progress | None = None,
     ) -> None:
-        options = Options(lanes=lanes, window=window, chunk_bytes=chunk_bytes)
+        """``ensemble``: True for the default models mixed with the LLM, False for the LLM alone,
+        or an :class:`EnsembleParams` of your own (all of it is stored in the archive)."""
+        options = Options(lanes=lanes, window=window, chunk_bytes=chunk_bytes, ensemble=_ensemble_params(ensemble))
         if content_size is not None and content_size < 0:
             raise ValueError("content_size must be >= 0")
         self._encoder = FrameEncoder(engine(model, threads), options, content_size, progress)
@@ -65,6 +69,14 @@ class NacrithCompressor:
             raise ValueError("repeated call to flush()")
         self._finished = True
         return self._encoder.finish()
+
+
+def _ensemble_params(ensemble: bool | EnsembleParams) -> EnsembleParams | None:
+    if isinstance(ensemble, EnsembleParams):
+        return ensemble
+    if isinstance(ensemble, bool):
+        return EnsembleParams() if ensemble else None
+    raise TypeError(f"ensemble must be True, False or an EnsembleParams, not {type(ensemble).__name__}")
 
 
 class _ViewStream:
@@ -130,13 +142,21 @@ def compress(
     lanes: int = DEFAULT_LANES,
     window: int = DEFAULT_WINDOW,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    ensemble: bool | EnsembleParams = True,
     threads: int | None = None,
     progress: Progress | None = None,
 ) -> bytes:
     """Compress ``data`` into one archive (its size recorded in the header)."""
     data = bytes(data)
     c = NacrithCompressor(
-        model=model, lanes=lanes, window=window, chunk_bytes=chunk_bytes, threads=threads, content_size=len(data), progress=progress
+        model=model,
+        lanes=lanes,
+        window=window,
+        chunk_bytes=chunk_bytes,
+        ensemble=ensemble,
+        threads=threads,
+        content_size=len(data),
+        progress=progress,
     )
     return c.compress(data) + c.flush()
 

@@ -8,6 +8,7 @@ one group at a time, whatever the input size.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from .constants import (
 )
 from .container import (
     METHOD_NEURAL,
+    METHOD_NEURAL_CRLF,
+    NEURAL_METHODS,
     ChunkEntry,
     CodingParams,
     EndBlock,
@@ -38,9 +41,12 @@ from .container import (
     write_group,
     write_header,
 )
+from .ensemble import Ensemble
+from .ensemble_params import EnsembleParams
 from .errors import CorruptArchiveError, ModelMismatchError
 from .lockstep import LaneSettings, decode_lanes, encode_lanes
 from .models import registry
+from .transforms import crlf_to_lf, lf_to_crlf
 
 __all__ = ["Options", "Engine", "FrameEncoder", "FrameDecoder", "decode_stream", "Progress"]
 
@@ -58,6 +64,10 @@ class Options:
     """Tokens kept when a window slides; default three quarters of the window."""
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     min_chunk_bytes: int = MIN_CHUNK_BYTES
+    ensemble: EnsembleParams | None = EnsembleParams()
+    """The models mixed with the LLM (None: the LLM alone)."""
+    crlf: bool = True
+    """Code text whose line ends are all CRLF as LF text (method neural-crlf): the model knows LF text better."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.lanes <= MAX_LANES:
@@ -68,6 +78,8 @@ class Options:
             raise ValueError(f"slide_keep must be 1..window-1, got {self.slide_keep}")
         if not 256 <= self.chunk_bytes <= 1 << 24:
             raise ValueError(f"chunk_bytes must be 256..16 MiB, got {self.chunk_bytes}")
+        if self.ensemble is not None and (self.ensemble.problems() or not self.ensemble.enabled):
+            raise ValueError(f"unusable ensemble parameters: {', '.join(self.ensemble.problems()) or 'every model off'}")
 
     @property
     def keep(self) -> int:
@@ -139,11 +151,33 @@ def _join_fallback(chunks: list[_Chunk]) -> list[_Chunk]:
     """Neighbouring chunks for the fallback become one: zstd does better on one longer input."""
     out: list[_Chunk] = []
     for chunk in chunks:
-        if out and chunk.method != METHOD_NEURAL and out[-1].method != METHOD_NEURAL:
+        if out and chunk.method not in NEURAL_METHODS and out[-1].method not in NEURAL_METHODS:
             out[-1] = _Chunk(out[-1].data + chunk.data, _FALLBACK)
         else:
             out.append(chunk)
     return out
+
+
+def _input_bytes(model, tokens: list[int], crlf_tokens: list[int]) -> int:
+    """Input bytes that ``tokens`` stand for: their pieces, and a CR per LF in neural-crlf chunks."""
+    return int(model.piece_lengths[tokens].sum() + model.piece_newlines[crlf_tokens].sum())
+
+
+def _neural_chunk(model, text: bytes, crlf: bool) -> _Chunk:
+    """The chunk coded by the model if its tokens give back exactly its bytes, else for the fallback.
+
+    With ``crlf``, text whose every line feed follows a carriage return is coded as LF text:
+    removing the CR of each CRLF is undone exactly by putting one before each LF.
+    """
+    lf = crlf_to_lf(text) if crlf else None
+    if lf is not None:
+        tokens = model.tokenize(lf)
+        if tokens and model.detokenize(tokens) == lf:
+            return _Chunk(text, METHOD_NEURAL_CRLF, tokens=tokens)
+    tokens = model.tokenize(text)
+    if tokens and model.detokenize(tokens) == text:
+        return _Chunk(text, METHOD_NEURAL, tokens=tokens)
+    return _Chunk(text, _FALLBACK)
 
 
 class FrameEncoder:
@@ -164,7 +198,9 @@ class FrameEncoder:
         self._size = 0
         self._finished = False
         o = self.options
-        self.params = CodingParams(PRECISION_BITS, o.lanes, o.window, o.keep, o.chunk_bytes, 0)
+        self.params = CodingParams(PRECISION_BITS, o.lanes, o.window, o.keep, o.chunk_bytes, 0, o.ensemble)
+        self._ensemble: Ensemble | None = None
+        self._lane_methods: list[int] = []
         self._content_size = content_size
         self._header_written = False
 
@@ -210,8 +246,8 @@ class FrameEncoder:
         out = bytearray()
         group: list[_Chunk] = []
         for chunk in chunks:
-            neural = sum(c.method == METHOD_NEURAL for c in group)
-            if group and chunk.method == METHOD_NEURAL and neural == self.options.lanes:
+            neural = sum(c.method in NEURAL_METHODS for c in group)
+            if group and chunk.method in NEURAL_METHODS and neural == self.options.lanes:
                 out += self._encode_group(group)
                 group = []
             group.append(chunk)
@@ -234,44 +270,46 @@ class FrameEncoder:
             for end in chunking.cut_points(data, count, o.chunk_bytes):
                 text = data[start:end]
                 start = end
-                tokens = model.tokenize(text)
-                if tokens and model.detokenize(tokens) == text:
-                    chunks.append(_Chunk(text, METHOD_NEURAL, tokens=tokens))
-                else:
-                    chunks.append(_Chunk(text, _FALLBACK))
+                chunks.append(_neural_chunk(model, text, o.crlf))
         return _join_fallback(chunks)
 
     def _encode_group(self, group: list[_Chunk]) -> bytes:
-        neural = [c for c in group if c.method == METHOD_NEURAL]
+        neural = [c for c in group if c.method in NEURAL_METHODS]
         p = self.params
         settings = LaneSettings(p.precision_bits, p.window, p.slide_keep, p.start_token)
+        if neural and p.ensemble is not None and self._ensemble is None:
+            self._ensemble = Ensemble(p.ensemble, self.engine.model.vocab_size, p.precision_bits)
         while neural:
             evaluator = self.engine.evaluator(len(neural), p.window)
-            payloads = encode_lanes(evaluator, [c.tokens for c in neural], settings, self._lane_progress)
+            before = copy.deepcopy(self._ensemble)  # a group coded again must start from the same state
+            self._lane_methods = [c.method for c in neural]
+            payloads = encode_lanes(evaluator, [c.tokens for c in neural], settings, self._lane_progress, self._ensemble)
             over = [c for c, payload in zip(neural, payloads) if len(payload) > neural_payload_bound(len(c.tokens), p.precision_bits)]
             if not over:
                 for chunk, payload in zip(neural, payloads):
                     chunk.payload = payload
                 break
+            self._ensemble = before
             # Never write what the decoder must reject: zstd takes those chunks, and the rest are
             # coded again, since their batches (and so their logits) change with fewer lanes.
             for chunk in over:
                 chunk.method = _FALLBACK
-            neural = [c for c in neural if c.method == METHOD_NEURAL]
+            neural = [c for c in neural if c.method in NEURAL_METHODS]
         entries, payloads = [], []
         for chunk in group:
-            if chunk.method != METHOD_NEURAL:
+            if chunk.method not in NEURAL_METHODS:
                 chunk.method, chunk.payload = fallback.pack(chunk.data)
                 if self._progress:
                     self._progress(len(chunk.data), 0, 8.0 * len(chunk.payload))
-            tokens = len(chunk.tokens) if chunk.method == METHOD_NEURAL else 0
+            tokens = len(chunk.tokens) if chunk.method in NEURAL_METHODS else 0
             entries.append(ChunkEntry(chunk.method, len(chunk.data), tokens, len(chunk.payload), crc32(chunk.data)))
             payloads.append(chunk.payload)
         return write_group(Group(entries, payloads))
 
-    def _lane_progress(self, tokens: list[int], bits: float) -> None:
+    def _lane_progress(self, lanes: list[int], tokens: list[int], bits: float) -> None:
         if self._progress:
-            self._progress(int(self.engine.model.piece_lengths[tokens].sum()), len(tokens), bits)
+            crlf = [t for lane, t in zip(lanes, tokens) if self._lane_methods[lane] == METHOD_NEURAL_CRLF]
+            self._progress(_input_bytes(self.engine.model, tokens, crlf), len(tokens), bits)
 
 
 class FrameDecoder:
@@ -287,6 +325,8 @@ class FrameDecoder:
         self._settings = LaneSettings(p.precision_bits, p.window, p.slide_keep, p.start_token)
         self._engine_factory = engine_factory
         self._engine: Engine | None = None
+        self._ensemble: Ensemble | None = None
+        self._lane_methods: list[int] = []
         self._progress = progress
         self._crc = 0
         self._size = 0
@@ -300,22 +340,29 @@ class FrameDecoder:
             self._check_end(block)
             self.finished = True
             return b""
-        neural = [i for i, e in enumerate(block.entries) if e.method == METHOD_NEURAL]
+        neural = [i for i, e in enumerate(block.entries) if e.method in NEURAL_METHODS]
         tokens: dict[int, list[int]] = {}
         if neural:
             engine = self._engine_for_neural()
+            p = self.header.params
+            self._lane_methods = [block.entries[i].method for i in neural]
+            if p.ensemble is not None and self._ensemble is None:
+                self._ensemble = Ensemble(p.ensemble, engine.model.vocab_size, p.precision_bits)
             decoded = decode_lanes(
-                engine.evaluator(len(neural), self.header.params.window),
+                engine.evaluator(len(neural), p.window),
                 [block.payloads[i] for i in neural],
                 [block.entries[i].tokens for i in neural],
                 self._settings,
                 self._lane_progress,
+                self._ensemble,
             )
             tokens = dict(zip(neural, decoded))
         parts = []
         for i, (entry, payload) in enumerate(zip(block.entries, block.payloads)):
-            if entry.method == METHOD_NEURAL:
+            if entry.method in NEURAL_METHODS:
                 data = self._engine_for_neural().model.detokenize(tokens[i])
+                if entry.method == METHOD_NEURAL_CRLF:
+                    data = lf_to_crlf(data)
             else:
                 data = fallback.unpack(entry.method, payload, entry.length)
             if len(data) != entry.length or crc32(data) != entry.crc:
@@ -326,7 +373,7 @@ class FrameDecoder:
         self._size += len(out)
         self._groups += 1
         if self._progress:  # neural bytes were reported token by token
-            self._progress(sum(e.length for e in block.entries if e.method != METHOD_NEURAL), 0, 0.0)
+            self._progress(sum(e.length for e in block.entries if e.method not in NEURAL_METHODS), 0, 0.0)
         return out
 
     def _engine_for_neural(self) -> Engine:
@@ -343,9 +390,10 @@ class FrameDecoder:
             self._engine = engine
         return self._engine
 
-    def _lane_progress(self, tokens: list[int], bits: float) -> None:
+    def _lane_progress(self, lanes: list[int], tokens: list[int], bits: float) -> None:
         if self._progress and self._engine is not None:
-            self._progress(int(self._engine.model.piece_lengths[tokens].sum()), len(tokens), bits)
+            crlf = [t for lane, t in zip(lanes, tokens) if self._lane_methods[lane] == METHOD_NEURAL_CRLF]
+            self._progress(_input_bytes(self._engine.model, tokens, crlf), len(tokens), bits)
 
     def _check_end(self, end: EndBlock) -> None:
         declared = self.header.content_size
@@ -377,7 +425,7 @@ def _check_model(expected: ModelInfo, engine: Engine) -> None:
 
 def _chunk_failed(expected: ModelInfo, engine: Engine | None, group: int, index: int, entry: ChunkEntry) -> None:
     where = f"group {group}, chunk {index} ({entry.method_name}, {entry.length} bytes)"
-    if entry.method == METHOD_NEURAL and engine is not None:
+    if entry.method in NEURAL_METHODS and engine is not None:
         from .models.llm import build_id
 
         here = build_id()

@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
 from .constants import FORMAT_VERSION, MAGIC, MAX_CHUNK_BYTES, MAX_GROUP_CHUNKS, MAX_LANES, STATE_BITS
+from .ensemble_params import EnsembleParams
 from .errors import CorruptArchiveError, TruncatedArchiveError, UnsupportedFormatError
 
 __all__ = [
     "METHOD_STORED",
     "METHOD_ZSTD",
     "METHOD_NEURAL",
+    "METHOD_NEURAL_CRLF",
+    "NEURAL_METHODS",
     "ModelInfo",
     "CodingParams",
     "FrameHeader",
@@ -38,11 +41,15 @@ __all__ = [
 METHOD_STORED = 0
 METHOD_ZSTD = 1
 METHOD_NEURAL = 2
-_METHODS = {METHOD_STORED: "stored", METHOD_ZSTD: "zstd", METHOD_NEURAL: "neural"}
+METHOD_NEURAL_CRLF = 3
+"""Neural, of the chunk with every CRLF line end made LF (the model codes web-style text better)."""
+NEURAL_METHODS = frozenset({METHOD_NEURAL, METHOD_NEURAL_CRLF})
+_METHODS = {METHOD_STORED: "stored", METHOD_ZSTD: "zstd", METHOD_NEURAL: "neural", METHOD_NEURAL_CRLF: "neural-crlf"}
 
 _FLAG_CONTENT_SIZE = 0x01
 _FLAG_MODEL_NAME = 0x02
-_FLAGS_KNOWN = _FLAG_CONTENT_SIZE | _FLAG_MODEL_NAME
+_FLAG_ENSEMBLE = 0x04
+_FLAGS_KNOWN = _FLAG_CONTENT_SIZE | _FLAG_MODEL_NAME | _FLAG_ENSEMBLE
 
 _BLOCK_END = 0x00
 _BLOCK_GROUP = 0x01
@@ -86,6 +93,8 @@ class CodingParams:
     slide_keep: int
     chunk_bytes: int
     start_token: int
+    ensemble: EnsembleParams | None = None
+    """The ensemble's parameters; None: the LLM alone, through the plain quantization."""
 
     def validate(self) -> None:
         """Raise CorruptArchiveError when a value is impossible (a damaged or hostile header)."""
@@ -100,6 +109,10 @@ class CodingParams:
             problems.append(f"slide keep {self.slide_keep} (1..window-1)")
         if not 1 <= self.chunk_bytes <= MAX_CHUNK_BYTES:
             problems.append(f"chunk size {self.chunk_bytes} (1..{MAX_CHUNK_BYTES})")
+        if self.ensemble is not None:
+            problems += self.ensemble.problems()
+            if not self.ensemble.enabled:
+                problems.append("an ensemble with every model off")
         if problems:
             raise CorruptArchiveError("impossible coding parameters: " + ", ".join(problems))
 
@@ -176,6 +189,8 @@ def write_header(header: FrameHeader) -> bytes:
         flags |= _FLAG_CONTENT_SIZE
     if model.name:
         flags |= _FLAG_MODEL_NAME
+    if params.ensemble is not None:
+        flags |= _FLAG_ENSEMBLE
     out = bytearray(MAGIC)
     out += bytes([FORMAT_VERSION, flags])
     if header.content_size is not None:
@@ -187,6 +202,9 @@ def write_header(header: FrameHeader) -> bytes:
     out.append(params.precision_bits)
     for value in (params.lanes, params.window, params.slide_keep, params.chunk_bytes, params.start_token):
         out += _varint(value)
+    if params.ensemble is not None:
+        for value in params.ensemble.values():
+            out += _varint(value)
     return bytes(out)
 
 
@@ -201,7 +219,7 @@ def write_group(group: Group) -> bytes:
             raise ValueError("chunk entry payload_length does not match its payload")
         out.append(entry.method)
         out += _varint(entry.length)
-        if entry.method == METHOD_NEURAL:
+        if entry.method in NEURAL_METHODS:
             out += _varint(entry.tokens)
         out += _varint(entry.payload_length)
         out += entry.crc.to_bytes(4, "little")
@@ -287,7 +305,11 @@ class FrameReader:
         lanes, window, keep, chunk_bytes, start = (
             self._varint(w) for w in ("lanes", "window", "slide keep", "chunk size", "start token")
         )
-        params = CodingParams(precision, lanes, window, keep, chunk_bytes, start)
+        ensemble = None
+        if flags & _FLAG_ENSEMBLE:
+            count = len(EnsembleParams().values())
+            ensemble = EnsembleParams.from_values([self._varint(f"ensemble parameter {i + 1}") for i in range(count)])
+        params = CodingParams(precision, lanes, window, keep, chunk_bytes, start, ensemble)
         params.validate()
         self.header = FrameHeader(ModelInfo(fingerprint, llama_version, name), params, content_size)
         return self.header
@@ -327,13 +349,13 @@ class FrameReader:
             if method not in _METHODS:
                 raise CorruptArchiveError(f"chunk {i}: unknown method {method}")
             length = self._varint(f"chunk {i} length")
-            tokens = self._varint(f"chunk {i} token count") if method == METHOD_NEURAL else 0
+            tokens = self._varint(f"chunk {i} token count") if method in NEURAL_METHODS else 0
             payload_length = self._varint(f"chunk {i} payload length")
             crc = int.from_bytes(self._read(4, f"chunk {i} checksum"), "little")
             entry = ChunkEntry(method, length, tokens, payload_length, crc)
             _check_entry(i, entry, params)
             entries.append(entry)
-        neural = sum(e.method == METHOD_NEURAL for e in entries)
+        neural = sum(e.method in NEURAL_METHODS for e in entries)
         if neural > params.lanes:
             raise CorruptArchiveError(f"group of {neural} neural chunks; the archive allows {params.lanes} lanes")
         payloads = [self._read(e.payload_length, f"chunk {i} payload") for i, e in enumerate(entries)]
@@ -342,14 +364,14 @@ class FrameReader:
 
 def _check_entry(index: int, entry: ChunkEntry, params: CodingParams) -> None:
     """Bounds that keep a damaged table from asking for absurd work or memory."""
-    longest = params.chunk_bytes if entry.method == METHOD_NEURAL else params.chunk_bytes * params.lanes
+    longest = params.chunk_bytes if entry.method in NEURAL_METHODS else params.chunk_bytes * params.lanes
     if not 1 <= entry.length <= longest:
         raise CorruptArchiveError(f"chunk {index}: length {entry.length} outside 1..{longest}")
     if entry.method == METHOD_STORED and entry.payload_length != entry.length:
         raise CorruptArchiveError(f"chunk {index}: stored payload of {entry.payload_length} bytes for {entry.length}")
     if entry.method == METHOD_ZSTD and entry.payload_length >= entry.length:
         raise CorruptArchiveError(f"chunk {index}: zstd payload not smaller than its {entry.length} bytes")
-    if entry.method == METHOD_NEURAL:
+    if entry.method in NEURAL_METHODS:
         if not 1 <= entry.tokens <= entry.length:
             raise CorruptArchiveError(f"chunk {index}: {entry.tokens} tokens for {entry.length} bytes")
         bound = neural_payload_bound(entry.tokens, params.precision_bits)

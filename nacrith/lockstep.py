@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -24,10 +24,13 @@ from .coder.arithmetic import ArithmeticDecoder, ArithmeticEncoder
 from .coder.cdf import quantize
 from .errors import NacrithError
 
+if TYPE_CHECKING:
+    from .ensemble import Ensemble
+
 __all__ = ["Predictor", "LaneSettings", "encode_lanes", "decode_lanes"]
 
-ProgressCallback = Callable[[list[int], float], None]
-"""Called after each step with (the tokens coded in that step, their ideal cost in bits)."""
+ProgressCallback = Callable[[list[int], list[int], float], None]
+"""Called after each step with (its lanes, the tokens coded in them, their ideal cost in bits)."""
 
 
 class Predictor(Protocol):
@@ -77,9 +80,9 @@ def _schedule(counts: Sequence[int], settings: LaneSettings, predictor: Predicto
         step += 1
 
 
-def _quantize(logits: np.ndarray, precision_bits: int) -> np.ndarray:
+def _frequencies(step: _Step, logits: np.ndarray, precision_bits: int, ensemble: "Ensemble | None") -> np.ndarray:
     try:
-        return quantize(logits, precision_bits)
+        return ensemble.frequencies(step.lanes, logits) if ensemble else quantize(logits, precision_bits)
     except ValueError as exc:  # NaN or infinite logits: a broken model or build, not a caller's mistake
         raise NacrithError(f"the model returned unusable logits: {exc}") from None
 
@@ -93,16 +96,19 @@ def encode_lanes(
     tokens: Sequence[Sequence[int]],
     settings: LaneSettings,
     progress: ProgressCallback | None = None,
+    ensemble: "Ensemble | None" = None,
 ) -> list[bytes]:
-    """One arithmetic-coded payload per lane."""
+    """One arithmetic-coded payload per lane. ``ensemble`` (if any) learns from every token coded."""
     if any(len(t) == 0 for t in tokens):
         raise ValueError("every lane needs at least one token")
     predictor.reset()
+    if ensemble:
+        ensemble.begin_group([len(t) for t in tokens])
     encoders = [ArithmeticEncoder() for _ in tokens]
     total = 1 << settings.precision_bits
     for step in _schedule([len(t) for t in tokens], settings, predictor):
         logits = predictor.step(step.lanes, _feed(step, tokens, settings.start_token), step.positions)
-        freq = _quantize(logits, settings.precision_bits)
+        freq = _frequencies(step, logits, settings.precision_bits, ensemble)
         bits = 0.0
         coded = []
         for row, (lane, i) in enumerate(zip(step.lanes, step.index)):
@@ -111,8 +117,10 @@ def encode_lanes(
             f = int(freq[row, symbol])
             encoders[lane].encode(int(freq[row, :symbol].sum()), f, total)
             bits += settings.precision_bits - math.log2(f)
+        if ensemble:
+            ensemble.update(step.lanes, coded)
         if progress:
-            progress(coded, bits)
+            progress(step.lanes, coded, bits)
     return [e.finish() for e in encoders]
 
 
@@ -122,15 +130,18 @@ def decode_lanes(
     counts: Sequence[int],
     settings: LaneSettings,
     progress: ProgressCallback | None = None,
+    ensemble: "Ensemble | None" = None,
 ) -> list[list[int]]:
-    """The token sequences, ``counts[i]`` tokens from ``payloads[i]``."""
+    """The token sequences, ``counts[i]`` tokens from ``payloads[i]``; ``ensemble`` as the encoder's was."""
     predictor.reset()
+    if ensemble:
+        ensemble.begin_group(list(counts))
     decoders = [ArithmeticDecoder(p) for p in payloads]
     tokens: list[list[int]] = [[] for _ in payloads]
     total = 1 << settings.precision_bits
     for step in _schedule(counts, settings, predictor):
         logits = predictor.step(step.lanes, _feed(step, tokens, settings.start_token), step.positions)
-        cumulative = np.cumsum(_quantize(logits, settings.precision_bits), axis=1)
+        cumulative = np.cumsum(_frequencies(step, logits, settings.precision_bits, ensemble), axis=1)
         bits = 0.0
         coded = []
         for row, lane in enumerate(step.lanes):
@@ -143,6 +154,8 @@ def decode_lanes(
             tokens[lane].append(symbol)
             coded.append(symbol)
             bits += settings.precision_bits - math.log2(high - low)
+        if ensemble:
+            ensemble.update(step.lanes, coded)
         if progress:
-            progress(coded, bits)
+            progress(step.lanes, coded, bits)
     return tokens

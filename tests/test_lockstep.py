@@ -56,7 +56,7 @@ def test_a_different_model_does_not_decode_to_the_same_tokens() -> None:
 def test_progress_reports_every_token_and_its_cost() -> None:
     seen = []
     tokens = _random_lanes(3, [30, 10])
-    payloads = encode_lanes(FakePredictor(), tokens, SETTINGS, lambda coded, bits: seen.append((coded, bits)))
+    payloads = encode_lanes(FakePredictor(), tokens, SETTINGS, lambda lanes, coded, bits: seen.append((coded, bits)))
     assert sum(len(c) for c, _ in seen) == 40
     assert seen[0][0] == [tokens[0][0], tokens[1][0]]
     ideal = sum(bits for _, bits in seen)

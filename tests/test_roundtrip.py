@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import nacrith
-from nacrith.container import METHOD_NEURAL, METHOD_STORED, METHOD_ZSTD, FrameReader, Group
+from nacrith.container import METHOD_NEURAL, METHOD_NEURAL_CRLF, METHOD_STORED, METHOD_ZSTD, FrameReader, Group
 
 FAST = dict(window=64)
 
@@ -49,7 +49,7 @@ def test_text_is_coded_by_the_model_and_beats_zstd(english: bytes) -> None:
     import zstandard
 
     archive = nacrith.compress(english, **FAST)
-    assert _methods(archive) == [METHOD_NEURAL]
+    assert _methods(archive) == [METHOD_NEURAL_CRLF]  # alice29.txt has CRLF line ends
     assert len(archive) < 0.7 * len(zstandard.ZstdCompressor(level=19).compress(english))
     assert nacrith.decompress(archive) == english
 
@@ -60,22 +60,76 @@ def test_binary_goes_to_the_fallback_and_is_not_much_bigger_than_zstd() -> None:
     data = (bytes(range(256)) * 64) + np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes()
     archive = nacrith.compress(data)
     assert set(_methods(archive)) <= {METHOD_ZSTD, METHOD_STORED}
-    assert len(archive) <= len(zstandard.ZstdCompressor(level=19).compress(data)) + 64
+    # the frame header (model identity and every coding and ensemble parameter) is about 80 bytes
+    assert len(archive) <= len(zstandard.ZstdCompressor(level=19).compress(data)) + 96
     assert nacrith.decompress(archive) == data
 
 
 def test_damaged_text_keeps_its_good_parts_neural(english: bytes) -> None:
     data = english + b"\xff\xfe\x00\x81" + english
     archive = nacrith.compress(data, **FAST)
-    assert _methods(archive) == [METHOD_NEURAL, METHOD_STORED, METHOD_NEURAL]
+    assert _methods(archive) == [METHOD_NEURAL_CRLF, METHOD_STORED, METHOD_NEURAL_CRLF]
     assert nacrith.decompress(archive) == data
 
 
 def test_many_lanes_with_sliding_windows(alice: bytes) -> None:
     data = alice[5000:7000]
     archive = nacrith.compress(data, lanes=4, window=32, chunk_bytes=600)
-    assert _methods(archive) == [METHOD_NEURAL] * 4
+    assert _methods(archive) == [METHOD_NEURAL_CRLF] * 4
     assert nacrith.decompress(archive) == data
+
+
+@pytest.mark.parametrize(
+    "text, method",
+    [
+        (b"one\r\ntwo\r\nthree\r\n", METHOD_NEURAL_CRLF),
+        (b"one\r\ntwo\nthree\r\n", METHOD_NEURAL),  # a bare LF: CRLF to LF would not be undone exactly
+        (b"one\r\r\ntwo\rthree\r\n", METHOD_NEURAL_CRLF),  # only the CR of each CRLF goes
+        (b"one\ntwo\n", METHOD_NEURAL),
+    ],
+)
+def test_crlf_text_is_coded_as_lf_only_when_that_is_exact(text: bytes, method: int) -> None:
+    archive = nacrith.compress(text * 20, **FAST)
+    assert _methods(archive) == [method]
+    assert nacrith.decompress(archive) == text * 20
+
+
+def test_crlf_as_lf_costs_fewer_bits(alice: bytes) -> None:
+    from nacrith.codec import FrameEncoder, Options
+    from nacrith.api import engine
+
+    def size(crlf: bool) -> int:
+        encoder = FrameEncoder(engine(), Options(lanes=1, window=256, crlf=crlf, ensemble=None))
+        return len(encoder.write(alice[2000:4500]) + encoder.finish())
+
+    assert size(True) < 0.97 * size(False)
+
+
+def test_ensemble_off_on_and_custom_parameters_all_decode(english: bytes) -> None:
+    custom = nacrith.EnsembleParams(ngram_orders=3, match_min_length=4, bias_rate=1000, mixer_rate=3000)
+    sizes = {}
+    for name, ensemble in (("off", False), ("on", True), ("custom", custom)):
+        archive = nacrith.compress(english * 3, ensemble=ensemble, **FAST)
+        header = FrameReader(io.BytesIO(archive)).read_header()
+        expected = None if ensemble is False else (custom if name == "custom" else nacrith.EnsembleParams())
+        assert header.params.ensemble == expected
+        assert nacrith.decompress(archive) == english * 3
+        sizes[name] = len(archive)
+    assert sizes["on"] < sizes["off"]  # the repeats are where the n-gram and match models win
+
+
+def test_a_tampered_ensemble_parameter_fails_with_a_clear_error(english: bytes) -> None:
+    archive = nacrith.compress(english, **FAST)
+    header = FrameReader(io.BytesIO(archive)).read_header()
+    from nacrith.container import write_header, FrameHeader
+    import dataclasses
+
+    original = write_header(header)
+    assert archive.startswith(original)
+    changed = dataclasses.replace(header.params, ensemble=dataclasses.replace(header.params.ensemble, mixer_rate=1000))
+    tampered = write_header(FrameHeader(header.model, changed, header.content_size)) + archive[len(original) :]
+    with pytest.raises(nacrith.CorruptArchiveError, match="fails its checksum"):
+        nacrith.decompress(tampered)
 
 
 def test_groups_follow_one_another(alice: bytes) -> None:

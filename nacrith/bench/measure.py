@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 from .. import api
 from ..codec import Progress
-from ..container import METHOD_NEURAL, FrameReader, Group
+from ..container import NEURAL_METHODS, FrameReader, Group
 from .model_limits import ideal_bits, lockstep_ceiling
 
 __all__ = ["Measurement", "measure"]
@@ -56,7 +56,7 @@ def _neural_shape(archive: bytes) -> tuple[int, int]:
     tokens = lanes = 0
     for block in reader.blocks():
         if isinstance(block, Group):
-            neural = [e for e in block.entries if e.method == METHOD_NEURAL]
+            neural = [e for e in block.entries if e.method in NEURAL_METHODS]
             tokens += sum(e.tokens for e in neural)
             lanes = max(lanes, len(neural))
     return tokens, lanes

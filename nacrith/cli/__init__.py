@@ -115,6 +115,11 @@ def _check_model(settings: jobs.Settings) -> None:
 @_model_options
 @click.option("--lanes", type=click.IntRange(min=1), help=f"Chunks coded side by side  [default: {DEFAULT_LANES}]")
 @click.option("--window", type=click.IntRange(min=1), help=f"Tokens of context the model sees  [default: {DEFAULT_WINDOW}]")
+@click.option(
+    "--ensemble/--no-ensemble",
+    default=None,
+    help="Mix the n-gram, match and bias models with the LLM (default), or use the LLM alone.",
+)
 @interruptible
 def compress(
     file: tuple[str, ...],
@@ -128,6 +133,7 @@ def compress(
     threads: int,
     lanes: int | None,
     window: int | None,
+    ensemble: bool | None,
 ) -> None:
     """Compress each FILE to FILE.nacr; with no FILE, or '-', stdin to stdout.
 
@@ -144,7 +150,7 @@ def compress(
       nacrith compress -c book.txt | ssh host 'cat > book.txt.nacr'
       nacrith compress --model other.gguf --window 1024 -T 4 book.txt
     """
-    settings = _settings(quiet, verbose, threads, force=force, keep=keep, model=model, lanes=lanes, window=window)
+    settings = _settings(quiet, verbose, threads, force=force, keep=keep, model=model, lanes=lanes, window=window, ensemble=ensemble)
     plan = files.plan(file, output, to_stdout, "compress")
     try:  # a bad --lanes/--window or --model is the command's problem, not each file's
         NacrithCompressor(**settings.coding_options())  # type: ignore[arg-type]

@@ -108,6 +108,7 @@ def render_text(report: dict[str, Any]) -> str:
         ("slide keep", f"{params['slide_keep']:,} tokens"),
         ("chunk size", _bytes(params["chunk_bytes"])),
         ("start token", str(params["start_token"])),
+        ("ensemble", _ensemble(params["ensemble"])),
         ("groups", str(report["groups"])),
     ]
     for method, total in report["methods"].items():
@@ -118,6 +119,12 @@ def render_text(report: dict[str, Any]) -> str:
     if report["chunks"]:
         lines += [""] + _table(report["chunks"])
     return "\n".join(lines)
+
+
+def _ensemble(ensemble: dict[str, int] | None) -> str:
+    if ensemble is None:
+        return "off (the LLM alone)"
+    return ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in ensemble.items())
 
 
 def _fields(pairs: list[tuple[str, str]]) -> list[str]:

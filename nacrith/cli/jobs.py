@@ -40,10 +40,11 @@ class Settings:
     threads: int | None = None
     lanes: int | None = None
     window: int | None = None
+    ensemble: bool | None = None
 
     def coding_options(self) -> dict[str, object]:
         """Keyword arguments for NacrithCompressor: only those given, so the API's defaults stay the defaults."""
-        chosen = {"model": self.model, "threads": self.threads, "lanes": self.lanes, "window": self.window}
+        chosen = {"model": self.model, "threads": self.threads, "lanes": self.lanes, "window": self.window, "ensemble": self.ensemble}
         return {key: value for key, value in chosen.items() if value is not None}
 
 

@@ -137,6 +137,11 @@ class LanguageModel:
         """Bytes per token, to report progress in input bytes as tokens are coded."""
         return np.array([len(p) for p in self.pieces], dtype=np.int64)
 
+    @cached_property
+    def piece_newlines(self) -> np.ndarray:
+        """Line feeds per token: a neural-crlf chunk's input has a CR before each."""
+        return np.array([p.count(b"\n") for p in self.pieces], dtype=np.int64)
+
     def tokenize(self, data: bytes) -> list[int]:
         """Tokens of ``data`` as plain text: no BOS added, special-token text not parsed as specials."""
         if not data:

@@ -1,0 +1,94 @@
+"""What each part of the ensemble is worth: many ensembles fed by one pass of the model.
+
+The LLM's logits do not depend on the ensemble (the tokens, batches and positions are
+the same whatever is mixed in), so one lockstep pass over a text can feed every variant
+at once: each gets the same logits, keeps its own state, and is charged the exact code
+length of its own frequencies (the arithmetic coder adds < 0.01%, FORMAT.md). Each
+variant's own time is measured, so its speed is the model's plus its own, in one run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..codec import Engine, FrameEncoder, Options
+from ..coder.cdf import quantize
+from ..container import NEURAL_METHODS
+from ..ensemble import Ensemble
+from ..ensemble_params import EnsembleParams
+from ..lockstep import LaneSettings, _feed, _schedule
+
+__all__ = ["AblationRow", "ablate"]
+
+
+@dataclass
+class AblationRow:
+    variant: str
+    bits: float
+    """Code length of the neural chunks, from the variant's own frequencies."""
+    original_bytes: int
+    tokens: int
+    model_seconds: float
+    """The shared lockstep pass (llama.cpp evaluation), charged to every variant."""
+    own_seconds: float
+    """This variant's frequencies and learning."""
+
+    @property
+    def bpb(self) -> float:
+        return self.bits / self.original_bytes if self.original_bytes else 0.0
+
+    @property
+    def tok_s(self) -> float:
+        seconds = self.model_seconds + self.own_seconds
+        return self.tokens / seconds if seconds else 0.0
+
+
+def ablate(
+    engine: Engine, data: bytes, variants: dict[str, EnsembleParams | None], options: Options | None = None
+) -> list[AblationRow]:
+    """One row per variant (None: the LLM alone) for the text chunks of ``data``, cut as the encoder cuts them."""
+    options = options or Options()
+    encoder = FrameEncoder(engine, options)
+    chunks = [c for c in encoder._plan(data) if c.method in NEURAL_METHODS]
+    neural_bytes = sum(len(c.data) for c in chunks)
+    p = encoder.params
+    settings = LaneSettings(p.precision_bits, p.window, p.slide_keep, engine.model.start_token)
+    vocab = engine.model.vocab_size
+    ensembles = {name: Ensemble(v, vocab, p.precision_bits) if v is not None else None for name, v in variants.items()}
+    bits = dict.fromkeys(variants, 0.0)
+    own = dict.fromkeys(variants, 0.0)
+    model_seconds = 0.0
+    tokens = 0
+    for start in range(0, len(chunks), options.lanes):
+        group = [c.tokens for c in chunks[start : start + options.lanes]]
+        tokens += sum(len(t) for t in group)
+        for ensemble in ensembles.values():
+            if ensemble is not None:
+                ensemble.begin_group([len(t) for t in group])
+        evaluator = engine.evaluator(len(group), p.window)
+        evaluator.reset()
+        for step in _schedule([len(t) for t in group], settings, evaluator):
+            began = time.perf_counter()
+            logits = evaluator.step(step.lanes, _feed(step, group, settings.start_token), step.positions)
+            logits = np.array(logits)  # llama.cpp's buffer is reused by the next step
+            model_seconds += time.perf_counter() - began
+            coded = [group[lane][i] for lane, i in zip(step.lanes, step.index)]
+            rows = np.arange(len(coded))
+            for name, ensemble in ensembles.items():
+                began = time.perf_counter()
+                freq = ensemble.frequencies(step.lanes, logits) if ensemble else quantize(logits, p.precision_bits)
+                chosen = freq[rows, coded]
+                if ensemble:
+                    ensemble.update(step.lanes, coded)
+                own[name] += time.perf_counter() - began
+                bits[name] += float(len(coded) * p.precision_bits - np.log2(chosen).sum())
+    return [AblationRow(name, bits[name], neural_bytes, tokens, model_seconds, own[name]) for name in variants]
+
+
+def describe(row: AblationRow, baseline: AblationRow) -> str:
+    change = 100 * (row.bits / baseline.bits - 1) if baseline.bits else math.nan
+    return f"{row.variant:<28} {row.bpb:7.4f} bpb  {change:+6.2f}%  {row.tok_s:6.1f} tok/s"
