@@ -341,6 +341,42 @@ def test_parameters_at_their_bounds_are_accepted(params: CodingParams) -> None:
     assert FrameReader(io.BytesIO(write_header(FrameHeader(MODEL, params)))).read_header().params == params
 
 
+def test_ensemble_parameters_round_trip_and_set_flag_bit_2() -> None:
+    from nacrith.ensemble_params import EnsembleParams
+
+    params = _replace(SMALL, ensemble=EnsembleParams(ngram_orders=3, bias_rate=1))
+    data = write_header(FrameHeader(MODEL, params))
+    assert data[5] & 0x04
+    assert not write_header(FrameHeader(MODEL, SMALL))[5] & 0x04
+    assert FrameReader(io.BytesIO(data)).read_header().params == params
+
+
+@pytest.mark.parametrize(
+    "changes, named",
+    [
+        (dict(ngram_orders=17), "ngram orders"),
+        (dict(history_bits=27), "history bits"),
+        (dict(mixer_rate=0), "mixer rate"),
+        (dict(ngram_orders=16, ngram_table_bits=22), "MiB"),
+        (dict(ngram_orders=0, match_min_length=0, bias_rate=0), "every model off"),
+    ],
+)
+def test_impossible_ensemble_parameters_are_rejected_before_any_allocation(changes: dict, named: str) -> None:
+    from nacrith.ensemble_params import EnsembleParams
+
+    params = _replace(SMALL, ensemble=EnsembleParams(**changes))
+    with pytest.raises(CorruptArchiveError, match=named):
+        FrameReader(io.BytesIO(write_header(FrameHeader(MODEL, params)) + END)).read_header()
+
+
+def test_a_header_cut_inside_the_ensemble_parameters_is_truncated() -> None:
+    from nacrith.ensemble_params import EnsembleParams
+
+    data = write_header(FrameHeader(MODEL, _replace(SMALL, ensemble=EnsembleParams())))
+    with pytest.raises(TruncatedArchiveError, match="ensemble parameter"):
+        FrameReader(io.BytesIO(data[:-2])).read_header()
+
+
 # --- rejections: blocks and chunk tables ---------------------------------------------------------------
 
 SMALL_HEADER = write_header(FrameHeader(MODEL, SMALL))

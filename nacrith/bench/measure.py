@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from .. import api
 from ..codec import Progress
 from ..container import NEURAL_METHODS, FrameReader, Group
+from ..transforms import crlf_to_lf
 from .model_limits import ideal_bits, lockstep_ceiling
 
 __all__ = ["Measurement", "measure"]
@@ -34,6 +35,8 @@ class Measurement:
     ideal_bpb: float | None = None
     ceiling_tok_s: float | None = None
     peak_rss_mib: float = 0.0
+    round_trip_rss_mib: float = 0.0
+    """Peak RSS of the process when the round trip ended, before the ideal and ceiling passes."""
 
     @property
     def compress_tok_s(self) -> float:
@@ -85,6 +88,7 @@ def measure(
     began = time.perf_counter()
     restored = api.decompress(archive, model=model, threads=threads, progress=progress)
     decompress_seconds = time.perf_counter() - began
+    round_trip_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tokens, used_lanes = _neural_shape(archive)
     m = Measurement(
         file=name,
@@ -97,12 +101,15 @@ def measure(
         compress_seconds=compress_seconds,
         decompress_seconds=decompress_seconds,
         verified=restored == data,
+        round_trip_rss_mib=round_trip_rss,
     )
     engine = api.engine(model, threads)
     keep = window * 3 // 4
     if with_ceiling and used_lanes:
         m.ceiling_tok_s = lockstep_ceiling(engine.model, used_lanes, window, keep, threads=threads)
     if with_ideal and tokens:
-        m.ideal_bpb = ideal_bits(engine.model, engine.model.tokenize(data), window, keep, threads) / len(data)
+        # the token stream the pipeline codes: CRLF text as LF (nacrith.transforms), per original byte
+        text = crlf_to_lf(data) or data
+        m.ideal_bpb = ideal_bits(engine.model, engine.model.tokenize(text), window, keep, threads) / len(data)
     m.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return m
