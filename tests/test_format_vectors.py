@@ -2,13 +2,14 @@
 
 Three things are read out of FORMAT.md and must agree with nacrith:
 
-* every ``python`` block (the reference build string, quantization, schedule and coder) is
-  executed, and its functions must produce the vectors and agree with :mod:`nacrith.coder`,
-  :mod:`nacrith.lockstep` and :func:`nacrith.models.llm.build_id`;
+* every ``python`` block (the reference build string, quantization, schedule, coder and
+  ensemble) is executed, and its functions must produce the vectors and agree with
+  :mod:`nacrith.coder`, :mod:`nacrith.lockstep`, :mod:`nacrith.ensemble` and
+  :func:`nacrith.models.llm.build_id`;
 * every vector section ("### Vector ...") holds fenced blocks tagged ``hex archive``,
   ``hex content``, ``hex rejected``, ``text rejected``, ``hex payload``, ``text coder``,
-  ``text quantize``, ``text exptable``, ``text build``, ``text schedule`` or ``text cache``, and
-  the code must write, read and reject exactly those bytes and values;
+  ``text quantize``, ``text exptable``, ``text build``, ``text schedule``, ``text cache`` or
+  ``text ensemble``, and the code must write, read and reject exactly those bytes and values;
 * every archive vector has a field-by-field table, which must equal what the small
   parser below (written from FORMAT.md, not from container.py) makes of the bytes.
 
@@ -21,6 +22,7 @@ llama.cpp calls on a cache simulated as llama.h documents them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import io
@@ -41,6 +43,7 @@ from nacrith.coder import ArithmeticDecoder, ArithmeticEncoder, quantize
 from nacrith.coder.cdf import exp_table
 from nacrith.constants import FORMAT_VERSION, MAGIC
 from nacrith.container import (
+    NEURAL_METHODS,
     ChunkEntry,
     CodingParams,
     EndBlock,
@@ -52,6 +55,8 @@ from nacrith.container import (
     write_group,
     write_header,
 )
+from nacrith.ensemble import Ensemble
+from nacrith.ensemble_params import MAX_MEMORY, EnsembleParams
 from nacrith.lockstep import LaneSettings, decode_lanes, encode_lanes
 
 FORMAT_MD = Path(__file__).resolve().parent.parent / "FORMAT.md"
@@ -130,6 +135,7 @@ TABLES = [v for v in VECTORS if "text exptable" in v.blocks]
 BUILDS = [v for v in VECTORS if "text build" in v.blocks]
 SCHEDULES = [v for v in VECTORS if "text schedule" in v.blocks]
 CACHES = [v for v in VECTORS if "text cache" in v.blocks]
+ENSEMBLES = [v for v in VECTORS if "text ensemble" in v.blocks]
 
 
 def _ids(vectors: list[Vector]) -> list[str]:
@@ -139,7 +145,20 @@ def _ids(vectors: list[Vector]) -> list[str]:
 # --- an independent reading of the archive layout, written from FORMAT.md ---------
 
 
-_METHOD_NAMES = {0: "stored", 1: "zstd", 2: "neural"}
+_METHOD_NAMES = {0: "stored", 1: "zstd", 2: "neural", 3: "neural-crlf"}
+_NEURAL = (2, 3)
+_ENSEMBLE_FIELDS = (
+    "ngram orders",
+    "ngram table bits",
+    "ngram count limit",
+    "match min length",
+    "match table bits",
+    "history bits",
+    "bias rate",
+    "bias limit",
+    "mixer rate",
+    "mixer first weight",
+)
 
 
 class SpecParser:
@@ -194,9 +213,9 @@ class SpecParser:
         self.take(4, "magic")
         assert self.data[:4] == bytes.fromhex("8e4e4352")
         assert self.byte("version") == 1
-        names = {1: "content size", 2: "model name"}
+        names = {1: "content size", 2: "model name", 4: "ensemble"}
         flags = self.byte("flags", lambda f: f"0x{f:02x}" + "".join(f" {n}" for b, n in names.items() if f & b))
-        assert flags & ~3 == 0
+        assert flags & ~7 == 0
         content_size = self.varint("content size") if flags & 1 else None
         fingerprint = self.take(8, "model fingerprint")
         self.rows[-1] = self.rows[-1][:3] + (fingerprint.hex(),)
@@ -209,6 +228,7 @@ class SpecParser:
             self.varint("slide keep"),
             self.varint("chunk size"),
             self.varint("start token"),
+            EnsembleParams(*(self.varint(name) for name in _ENSEMBLE_FIELDS)) if flags & 4 else None,
         )
         header = FrameHeader(ModelInfo(fingerprint, build, name), params, content_size)
         groups = []
@@ -222,7 +242,7 @@ class SpecParser:
             for i in range(self.varint("chunk count")):
                 method = self.byte(f"chunk {i} method", lambda m: f"{m} {_METHOD_NAMES[m]}")
                 length = self.varint(f"chunk {i} length")
-                tokens = self.varint(f"chunk {i} tokens") if method == 2 else 0
+                tokens = self.varint(f"chunk {i} tokens") if method in _NEURAL else 0
                 payload_length = self.varint(f"chunk {i} payload length")
                 entries.append(ChunkEntry(method, length, tokens, payload_length, self.u32(f"chunk {i} CRC-32")))
             payloads = [
@@ -242,7 +262,7 @@ def annotate(archive: bytes) -> str:
 
 def _has_neural_chunks(vector: Vector) -> bool:
     _, groups, _ = SpecParser(vector.hex("hex archive")).parse()
-    return any(e.method == 2 for g in groups for e in g.entries)
+    return any(e.method in _NEURAL for g in groups for e in g.entries)
 
 
 # --- the vectors exist ----------------------------------------------------------------
@@ -250,7 +270,7 @@ def _has_neural_chunks(vector: Vector) -> bool:
 
 def test_format_md_has_vectors_of_every_kind() -> None:
     assert len(ARCHIVES) >= 4 and len(CODERS) >= 3 and len(QUANTIZERS) >= 3 and SCHEDULES
-    assert REJECTED and TABLES and BUILDS and NEURAL_ARCHIVES and CACHES
+    assert REJECTED and TABLES and BUILDS and NEURAL_ARCHIVES and CACHES and ENSEMBLES
     assert any(not v.hex("hex content") for v in ARCHIVES), "a vector for empty input"
     assert {"python"} <= {tag.strip() for tag, _ in _FENCE.findall(_format_text())}
 
@@ -285,6 +305,78 @@ def test_header_bounds_in_format_md_are_those_the_code_checks() -> None:
             else:
                 with pytest.raises(errors.CorruptArchiveError):
                     params.validate()
+
+
+def test_flags_in_format_md_are_those_the_code_reads() -> None:
+    """Bit 2 is the ensemble's; the reserved mask of the flags table is what FrameReader rejects."""
+    text = _format_text()
+    table = text[text.index("### Flags") : text.index("### Model identity")]
+    reserved = re.search(r"^\| 3–7 \| `0x([0-9A-F]{2})` \| Reserved", table, re.M)
+    assert reserved and int(reserved[1], 16) == 0xF8
+    assert re.search(r"^\| 2 \| `0x04` \| Ensemble parameters present", table, re.M)
+    empty = ARCHIVES[0].hex("hex archive")  # Vector A1: flags 0x01 at offset 5
+    assert any(SpecParser(v.hex("hex archive")).parse()[0].params.ensemble for v in ARCHIVES), "a header with bit 2"
+    for bit in range(3, 8):
+        damaged = empty[:5] + bytes([empty[5] | 1 << bit]) + empty[6:]
+        with pytest.raises(errors.CorruptArchiveError):
+            FrameReader(io.BytesIO(damaged)).read_header()
+
+
+def test_chunk_methods_in_format_md_are_those_of_the_code() -> None:
+    text = _format_text()
+    row = re.search(r"^\| Method \| 1 \| always \|([^|]*)\|", text, re.M)
+    assert row, "the chunk entry table has no method row"
+    assert {int(n): name for n, name in re.findall(r"`(\d+)` ([\w-]+)", row[1])} == _METHOD_NAMES
+    for method, name in _METHOD_NAMES.items():
+        assert re.search(rf"^### Method {method}: {name}$", text, re.M)
+        assert ChunkEntry(method, 1, 0, 0, 0).method_name == name
+    assert NEURAL_METHODS == set(_NEURAL)
+
+
+def _ensemble_parameter_rows() -> list[tuple[int, str, int, int, int]]:
+    """(number, name, low, high, default) of FORMAT.md's ensemble parameter table."""
+    text = _format_text()
+    section = text[text.index("### Ensemble parameters") : text.index("## Blocks")]
+    row = re.compile(r"^\| (\d+) \| `(\w+)` \| (\d+)\.\.(\d+) \| (\d+) \|", re.M)
+    return [(int(n), name, int(low), int(high), int(d)) for n, name, low, high, d in row.findall(section)]
+
+
+def _code_accepts(values: list[int]) -> bool:
+    params = CodingParams(24, 8, 2048, 1536, 65536, 0, EnsembleParams(*values))
+    try:
+        params.validate()
+    except errors.CorruptArchiveError:
+        return False
+    return True
+
+
+def test_ensemble_parameters_in_format_md_are_those_of_the_code() -> None:
+    """Names, order, defaults and bounds of the table; the 1 GiB rule; the reference ensemble_accepted."""
+    rows = _ensemble_parameter_rows()
+    names = [f.name for f in dataclasses.fields(EnsembleParams)]
+    assert [r[0] for r in rows] == list(range(1, len(names) + 1))
+    assert [r[1] for r in rows] == names
+    assert [r[4] for r in rows] == list(EnsembleParams().values())
+    ref = reference_code()
+    assert [tuple(b) for b in ref["ENSEMBLE_BOUNDS"]] == [(low, high) for _, _, low, high, _ in rows]
+    assert MAX_MEMORY == 2**30 and "1 GiB (2^30 bytes)" in _format_text()
+    small = EnsembleParams(ngram_orders=1, ngram_table_bits=4, match_table_bits=4, history_bits=10)
+    cases = [list(EnsembleParams().values())]
+    for _, name, low, high, _ in rows:  # each bound alone: the tables stay small
+        for value in (low - 1, low, high, high + 1):
+            cases.append(list(dataclasses.replace(small, **{name: value}).values()))
+    cases += [
+        [0, 18, 255, 0, 20, 22, 0, 524288, 1311, 52429],  # every model off
+        [0, 18, 255, 0, 20, 22, 1, 524288, 1311, 52429],  # the bias head alone
+        [6, 22, 255, 6, 20, 22, 8192, 524288, 1311, 52429],  # 1768 MiB
+        [6, 21, 255, 6, 20, 22, 8192, 524288, 1311, 52429],  # 904 MiB
+        [14, 20, 255, 0, 24, 26, 8192, 524288, 1311, 52429],  # 1008 MiB, the match model off
+        [14, 20, 255, 1, 24, 26, 8192, 524288, 1311, 52429],  # 1648 MiB
+        [0, 22, 255, 32, 24, 26, 0, 524288, 1311, 52429],  # 640 MiB, the n-gram model off
+    ]
+    for values in cases:
+        expected = not EnsembleParams(*values).problems() and EnsembleParams(*values).enabled
+        assert ref["ensemble_accepted"](values) == expected == _code_accepts(values), values
 
 
 # --- archive vectors -------------------------------------------------------------------
@@ -356,7 +448,7 @@ def test_chunks_and_checksums_match_the_content(vector: Vector) -> None:
     assert header.content_size in (None, len(content))
     for entry, payload, original in _chunk_slices(groups, content):
         assert entry.crc == zlib.crc32(original)
-        if entry.method == 2:
+        if entry.method in _NEURAL:
             assert 1 <= entry.tokens <= entry.length and len(payload) == entry.payload_length
             continue
         # The encoder's choice and its bytes (zstd level 19, no content size, no checksum)...
@@ -414,7 +506,7 @@ def test_repaired_archive_is_valid(vector: Vector, no_model: None) -> None:
     reader = FrameReader(io.BytesIO(repaired))
     assert reader.read_header() == header
     assert list(reader.blocks()) == [*groups, end]
-    if not any(e.method == 2 for g in groups for e in g.entries):
+    if not any(e.method in _NEURAL for g in groups for e in g.entries):
         content = nacrith.decompress(repaired)
         assert len(content) == end.content_size and zlib.crc32(content) == end.crc
 
@@ -503,6 +595,154 @@ def test_reference_quantization_agrees_with_the_code() -> None:
                     z[rng.integers(vocab)] = z[int(np.argmax(z))]
                     z[rng.integers(vocab)] = z.max() - np.float32(5855.25 / 256)
                 assert np.array_equal(ref["quantize"](z, precision), quantize(z, precision)), (vocab, precision, scale)
+
+
+# --- ensemble vectors ------------------------------------------------------------------------------
+
+
+@dataclass
+class EnsembleCase:
+    vocab: int
+    precision: int
+    start: int
+    params: list[int]
+    groups: list[list[int]]
+    token: str
+    logit: str
+    coded: list[tuple[int, int, int, int, int]]
+    """(group, step, lane, token, frequency of the token)."""
+    rows: list[tuple[int, int, int, list[int]]]
+    """(group, step, lane, the whole table)."""
+    count: int
+    sha256: str
+
+
+def _ensemble_case(vector: Vector) -> EnsembleCase:
+    lines = [line.strip() for line in vector.blocks["text ensemble"].splitlines() if line.strip()]
+    kv = dict(line.split(" ", 1) for line in lines if not line.startswith(("coded ", "row ")))
+    numbers = [[int(x) for x in line.split()[1:]] if line.startswith(("coded ", "row ")) else [] for line in lines]
+    return EnsembleCase(
+        vocab=int(kv["vocab"]),
+        precision=int(kv["precision"]),
+        start=int(kv["start"]),
+        params=[int(x) for x in kv["params"].split()],
+        groups=[[int(x) for x in group.split(",")] for group in kv["groups"].split()],
+        token=kv["token"],
+        logit=kv["logit"],
+        coded=[tuple(n) for line, n in zip(lines, numbers) if line.startswith("coded ")],
+        rows=[(*n[:3], n[3:]) for line, n in zip(lines, numbers) if line.startswith("row ")],
+        count=int(kv["rows"]),
+        sha256=kv["sha256"].strip(),
+    )
+
+
+@functools.cache
+def _ensemble_inputs(title: str) -> list[tuple[list[int], list[list[int]], list[tuple[list[int], np.ndarray]]]]:
+    """Per group of the vector: its token counts, each lane's tokens, and each step's (lanes, float32 logits)."""
+    (vector,) = [v for v in ENSEMBLES if v.title == title]
+    case = _ensemble_case(vector)
+    token, logit = compile(case.token, "token", "eval"), compile(case.logit, "logit", "eval")
+    out = []
+    for g, counts in enumerate(case.groups):
+        tokens = [[eval(token, {}, {"g": g, "i": i, "j": j}) for j in range(n)] for i, n in enumerate(counts)]
+        assert all(0 <= t < case.vocab for lane in tokens for t in lane)
+        steps = []
+        for s in range(max(counts)):
+            lanes = [i for i, n in enumerate(counts) if s < n]
+            rows = []
+            for i in lanes:
+                scope = {"g": g, "i": i, "s": s, "t": tokens[i][s - 1] if s else case.start, "x": tokens[i][s]}
+                rows.append([eval(logit, {}, {**scope, "v": v}) for v in range(case.vocab)])
+            z = np.array(rows, dtype=np.float64)
+            assert np.array_equal(z.astype(np.float32).astype(np.float64), z), "logits must be exact float32 values"
+            steps.append((lanes, z.astype(np.float32)))
+        out.append((counts, tokens, steps))
+    return out
+
+
+def _play_ensemble(vector: Vector, ensemble) -> list[tuple[int, int, int, int, list[int]]]:
+    """Every table the ensemble makes for the vector, as (group, step, lane, coded token, table)."""
+    tables = []
+    for g, (counts, tokens, steps) in enumerate(_ensemble_inputs(vector.title)):
+        ensemble.begin_group(list(counts))
+        for s, (lanes, logits) in enumerate(steps):
+            freq = ensemble.frequencies(lanes, logits)
+            coded = [tokens[i][s] for i in lanes]
+            for i, x, row in zip(lanes, coded, freq):
+                tables.append((g, s, i, x, [int(f) for f in row]))
+            ensemble.update(lanes, coded)
+    return tables
+
+
+def _check_ensemble_tables(vector: Vector, tables: list[tuple[int, int, int, int, list[int]]]) -> None:
+    case = _ensemble_case(vector)
+    assert case.coded or case.rows
+    assert len(tables) == case.count
+    assert all(sum(f) == 1 << case.precision and min(f) >= 1 and len(f) == case.vocab for *_, f in tables)
+    by_step = {(g, s, i): (x, f) for g, s, i, x, f in tables}
+    for g, s, i, x, frequency in case.coded:
+        assert by_step[g, s, i][0] == x, (g, s, i)
+        assert by_step[g, s, i][1][x] == frequency, (g, s, i)
+    for g, s, i, row in case.rows:
+        assert by_step[g, s, i][1] == row, (g, s, i)
+    digest = hashlib.sha256(b"".join(np.array(f, dtype="<i8").tobytes() for *_, f in tables)).hexdigest()
+    assert digest == case.sha256
+
+
+@pytest.mark.parametrize("vector", ENSEMBLES, ids=_ids(ENSEMBLES))
+def test_ensemble_vector(vector: Vector) -> None:
+    case = _ensemble_case(vector)
+    ensemble = Ensemble(EnsembleParams(*case.params), case.vocab, case.precision)
+    assert not ensemble.params.problems() and ensemble.params.enabled
+    assert ensemble.spare >= 0
+    _check_ensemble_tables(vector, _play_ensemble(vector, ensemble))
+
+
+@pytest.mark.parametrize("vector", ENSEMBLES, ids=_ids(ENSEMBLES))
+def test_reference_ensemble_vector(vector: Vector) -> None:
+    case = _ensemble_case(vector)
+    ref = reference_code()
+    assert ref["ensemble_accepted"](case.params)
+    tables = _play_ensemble(vector, ref["Ensemble"](case.params, case.vocab, case.precision))
+    _check_ensemble_tables(vector, tables)
+    orders, _, _, min_length, *_ = case.params
+    if not orders and not min_length:  # the bias head alone: the first table is Quantization's
+        (_, _, steps), *_ = _ensemble_inputs(vector.title)
+        assert tables[0][4] == ref["quantize"](steps[0][1][0], case.precision).tolist()
+
+
+def test_reference_ensemble_agrees_with_the_code() -> None:
+    """Random parameters (every model on and off), tokens with repeats and logits of every spread."""
+    ref = reference_code()
+    rng = np.random.default_rng(17)
+    vocab = 40
+    for _ in range(5):
+        values = list(EnsembleParams().values())
+        values[:6] = [int(rng.integers(0, 5)), 4, int(rng.integers(2, 9)), int(rng.integers(0, 4)), 4, 10]
+        values[6:] = [int(rng.choice([0, 8192, 40000])), int(rng.integers(1, 3 << 16)), int(rng.integers(1, 1 << 16)), int(rng.integers(1, 1 << 16))]
+        if not EnsembleParams(*values).enabled:
+            values[6] = 8192
+        precision = int(rng.choice([8, 20, 30]))
+        ours, theirs = Ensemble(EnsembleParams(*values), vocab, precision), ref["Ensemble"](values, vocab, precision)
+        phrases = [rng.integers(0, vocab, size=rng.integers(2, 7)).tolist() for _ in range(6)]
+        for counts in ([120, 90, 30], [260, 250]):  # 750 tokens: the ring of 1024 wraps in the next frame only
+            tokens = []
+            for n in counts:
+                lane: list[int] = []
+                while len(lane) < n:
+                    lane += phrases[int(rng.integers(len(phrases)))] if rng.random() < 0.85 else [int(rng.integers(vocab))]
+                tokens.append(lane[:n])
+            ours.begin_group(counts)
+            theirs.begin_group(counts)
+            for s in range(max(counts)):
+                lanes = [i for i, n in enumerate(counts) if s < n]
+                logits = rng.normal(0, rng.uniform(0.1, 6), (len(lanes), vocab)).astype(np.float32)
+                if rng.random() < 0.3:
+                    logits[0, rng.integers(vocab)] += 25
+                assert ours.frequencies(lanes, logits).tolist() == theirs.frequencies(lanes, logits), (values, s)
+                coded = [tokens[i][s] for i in lanes]
+                ours.update(lanes, coded)
+                theirs.update(lanes, coded)
 
 
 # --- the weight table ------------------------------------------------------------------------------
@@ -793,14 +1033,21 @@ def test_neural_vector_is_what_nacrith_writes(vector: Vector) -> None:
     p = header.params
     if p.slide_keep != p.window * 3 // 4 or header.content_size is None:
         pytest.skip("nacrith.compress writes a slide keep of 3/4 of the window, and the content size")
-    archive = nacrith.compress(vector.hex("hex content"), lanes=p.lanes, window=p.window, chunk_bytes=p.chunk_bytes, threads=1)
+    archive = nacrith.compress(
+        vector.hex("hex content"),
+        lanes=p.lanes,
+        window=p.window,
+        chunk_bytes=p.chunk_bytes,
+        ensemble=p.ensemble or False,
+        threads=1,
+    )
     assert archive.hex() == vector.hex("hex archive").hex()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("vector", NEURAL_ARCHIVES, ids=_ids(NEURAL_ARCHIVES))
 def test_reference_code_gives_the_neural_payloads(vector: Vector) -> None:
-    """FORMAT.md's schedule, slides, quantization and coder, fed llama.cpp's logits, give the archive's payloads.
+    """FORMAT.md's schedule, slides, quantization (or ensemble) and coder, fed llama.cpp's logits, give the archive's payloads.
 
     Only the evaluation (llama.cpp in the context FORMAT.md describes) and the tokenizer, which
     gives the tokens the encoder coded, come from nacrith; the slides are FORMAT.md's llama.cpp
@@ -811,16 +1058,22 @@ def test_reference_code_gives_the_neural_payloads(vector: Vector) -> None:
     header, engine = _model_for(vector)
     ref, p, content = reference_code(), header.params, vector.hex("hex content")
     _, groups, _ = SpecParser(vector.hex("hex archive")).parse()
+    ensemble = ref["Ensemble"](p.ensemble.values(), engine.model.vocab_size, p.precision_bits) if p.ensemble else None
     lanes_checked = 0
     for group, chunks in _groups_with_content(groups, content):
-        lanes = [(entry, payload, original) for entry, payload, original in chunks if entry.method == 2]
+        lanes = [(entry, payload, original) for entry, payload, original in chunks if entry.method in _NEURAL]
         if not lanes:
             continue
-        tokens = [engine.model.tokenize(original) for _, _, original in lanes]
+        # A neural-crlf chunk codes its text with the CR of every CR LF removed.
+        texts = [original.replace(b"\r\n", b"\n") if entry.method == 3 else original for entry, _, original in lanes]
+        tokens = [engine.model.tokenize(text) for text in texts]
         assert [len(t) for t in tokens] == [entry.tokens for entry, _, _ in lanes]
-        assert [engine.model.detokenize(t) for t in tokens] == [original for _, _, original in lanes]
+        assert [engine.model.detokenize(t) for t in tokens] == texts
+        assert [t.replace(b"\n", b"\r\n") if e.method == 3 else t for t, (e, _, _) in zip(texts, lanes)] == [o for _, _, o in lanes]
         evaluator = engine.evaluator(len(lanes), p.window)  # n_ctx = n x window, n_batch = n
         evaluator.reset()
+        if ensemble:
+            ensemble.begin_group([len(t) for t in tokens])
         tables: list[list[list[int]]] = [[] for _ in lanes]
         for event in ref["schedule"]([len(t) for t in tokens], p.window, p.slide_keep):
             if event[0] == "slide":
@@ -831,8 +1084,13 @@ def test_reference_code_gives_the_neural_payloads(vector: Vector) -> None:
             _, s, step_lanes, positions = event
             fed = [tokens[i][s - 1] if s else p.start_token for i in step_lanes]
             logits = np.array(evaluator.step(step_lanes, fed, positions), dtype=np.float32)
-            for row, i in enumerate(step_lanes):
-                tables[i].append(ref["quantize"](logits[row], p.precision_bits).tolist())
+            if ensemble:
+                rows = ensemble.frequencies(step_lanes, logits)
+                ensemble.update(step_lanes, [tokens[i][s] for i in step_lanes])
+            else:
+                rows = [ref["quantize"](logits[row], p.precision_bits).tolist() for row in range(len(step_lanes))]
+            for row, i in zip(rows, step_lanes):
+                tables[i].append(list(row))
         total = 1 << p.precision_bits
         for (entry, payload, _), lane_tokens, lane_tables in zip(lanes, tokens, tables):
             triples = [(sum(f[:t]), f[t], total) for t, f in zip(lane_tokens, lane_tables)]
