@@ -248,3 +248,39 @@ def test_benchmarks_md_tables(text_file: Path, tmp_path: Path, capsys: pytest.Ca
     assert bench("--no-nacrith", str(text_file), "--json", str(out)).exit_code == 0
     assert module.main([str(out)]) == 0
     assert f"| alice.txt | {len(TEXT):,} |" in capsys.readouterr().out
+
+
+def test_ablation_charges_each_variant_its_own_code_length(english: bytes) -> None:
+    """One model pass feeds every variant; the LLM alone costs what its archive's payloads do."""
+    import io
+
+    import nacrith
+    from nacrith import api
+    from nacrith.bench.ablation import ablation, describe
+    from nacrith.container import NEURAL_METHODS, FrameReader, Group
+
+    text = english * 2
+    rows = ablation(api.engine(), text, lanes=2, window=64)
+    names = [r.variant for r in rows]
+    assert names[0] == "LLM alone, CRLF kept" and "LLM alone" in names and "+ bias, n-gram, match (default)" in names
+    assert len({r.model_seconds for r in rows[1:]}) == 1  # the variants shared one pass of the model
+    archive = nacrith.compress(text, lanes=2, window=64, ensemble=False)
+    reader = FrameReader(io.BytesIO(archive))
+    reader.read_header()
+    payload = sum(
+        len(p) for b in reader.blocks() if isinstance(b, Group) for e, p in zip(b.entries, b.payloads) if e.method in NEURAL_METHODS
+    )
+    alone = next(r for r in rows if r.variant == "LLM alone")
+    assert abs(8 * payload - alone.bits) < 0.01 * alone.bits + 16 * 2  # the coder's finish: a few bytes per chunk
+    full = next(r for r in rows if r.variant.endswith("(default)"))
+    assert full.bits < alone.bits  # the text repeats: the n-gram and match models see it
+    assert "LLM alone" in describe(rows, "english")
+
+
+def test_bench_ablation_command(text_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ablation.json"
+    result = CliRunner().invoke(cli, ["bench", "--ablation", "--window", "64", "--lanes", "2", "--json", str(out), str(text_file)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())
+    assert {r["variant"] for r in rows} >= {"LLM alone", "+ bias head"}
+    assert all(r["file"] == text_file.name and r["bpb"] > 0 for r in rows)

@@ -9,6 +9,7 @@ variant's own time is measured, so its speed is the model's plus its own, in one
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -21,8 +22,9 @@ from ..container import NEURAL_METHODS
 from ..ensemble import Ensemble
 from ..ensemble_params import EnsembleParams
 from ..lockstep import LaneSettings, _feed, _schedule
+from ..transforms import crlf_to_lf
 
-__all__ = ["AblationRow", "ablate"]
+__all__ = ["AblationRow", "ablate", "ablation", "standard_variants", "describe"]
 
 
 @dataclass
@@ -45,6 +47,9 @@ class AblationRow:
     def tok_s(self) -> float:
         seconds = self.model_seconds + self.own_seconds
         return self.tokens / seconds if seconds else 0.0
+
+    def as_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "bpb": self.bpb, "tok_s": self.tok_s}
 
 
 def ablate(
@@ -89,6 +94,34 @@ def ablate(
     return [AblationRow(name, bits[name], neural_bytes, tokens, model_seconds, own[name]) for name in variants]
 
 
-def describe(row: AblationRow, baseline: AblationRow) -> str:
-    change = 100 * (row.bits / baseline.bits - 1) if baseline.bits else math.nan
-    return f"{row.variant:<28} {row.bpb:7.4f} bpb  {change:+6.2f}%  {row.tok_s:6.1f} tok/s"
+def describe(rows: list[AblationRow], name: str) -> str:
+    """A text table; bits relative to the LLM alone (with the transform), speed relative to it too."""
+    base = next(r for r in rows if r.variant == "LLM alone")
+    lines = [f"{name}: {base.original_bytes:,} bytes of text, {base.tokens:,} tokens (code lengths; speed = model + variant)"]
+    for row in rows:
+        change = 100 * (row.bits / base.bits - 1) if base.bits else math.nan
+        speed = row.tok_s / base.tok_s if base.tok_s else math.nan
+        lines.append(f"  {row.variant:<34} {row.bpb:7.4f} bpb  {change:+6.2f}%  {row.tok_s:6.1f} tok/s  ({speed:.2f}x)")
+    return "\n".join(lines)
+
+
+def standard_variants() -> dict[str, EnsembleParams | None]:
+    """The ablation of BENCHMARKS.md: the LLM alone, then each model added in turn, and each left out."""
+    full = EnsembleParams()
+    return {
+        "LLM alone": None,
+        "+ bias head": dataclasses.replace(full, ngram_orders=0, match_min_length=0),
+        "+ bias, n-gram": dataclasses.replace(full, match_min_length=0),
+        "+ bias, n-gram, match (default)": full,
+        "n-gram, match (no bias)": dataclasses.replace(full, bias_rate=0),
+        "bias, match (no n-gram)": dataclasses.replace(full, ngram_orders=0),
+    }
+
+
+def ablation(engine: Engine, data: bytes, lanes: int, window: int) -> list[AblationRow]:
+    """:func:`standard_variants` on ``data``, and the LLM alone without the CRLF transform when it applies."""
+    rows = ablate(engine, data, standard_variants(), Options(lanes=lanes, window=window))
+    if crlf_to_lf(data) is not None:
+        plain = ablate(engine, data, {"LLM alone, CRLF kept": None}, Options(lanes=lanes, window=window, crlf=False))
+        rows = plain + rows
+    return rows

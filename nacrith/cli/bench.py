@@ -69,6 +69,7 @@ def _sources(
 @click.option("--json", "json_path", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True), help="Write the rows as a JSON list ('-': stdout, the table then goes to stderr).")
 @click.option("--plot", "plot_path", metavar="FILE.png", type=click.Path(dir_okay=False), help="Draw bits per byte as a bar chart (needs matplotlib: nacrith[plot]).")
 @click.option("--no-download", is_flag=True, help="--corpus enwik8: fail rather than download it.")
+@click.option("--ablation", is_flag=True, help="Instead: what each ensemble model is worth, every variant fed by one pass of the model.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes.")
 @interruptible
 def bench_command(
@@ -86,6 +87,7 @@ def bench_command(
     json_path: str | None,
     plot_path: str | None,
     no_download: bool,
+    ablation: bool,
     quiet: bool,
 ) -> None:
     """Compare nacrith with gzip, bzip2, xz, zstd and brotli on FILE... or a named corpus.
@@ -103,6 +105,7 @@ def bench_command(
       nacrith bench --corpus canterbury --json results.json --plot bpb.png
       nacrith bench --corpus enwik8 --limit 1000000 -T 2
       nacrith bench --no-nacrith --only zstd,xz big.log
+      nacrith bench --ablation alice29.txt
     """
     try:
         keys = baselines.select(only)
@@ -130,6 +133,9 @@ def bench_command(
         except NacrithError as exc:
             raise Fatal(describe(exc)) from None
     sources = _sources(file, corpus, limit, not no_download, (lambda message: None) if quiet else say)
+    if ablation:
+        _ablation(sources, lanes, window, model, settings.threads, json_path)
+        return
     show = not quiet and files.is_terminal("stderr")
     total = 2 * sum(len(s.data) for s in sources) * len(keys)
     with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, leave=False, dynamic_ncols=True, file=sys.stderr, disable=not show) as bar:
@@ -152,8 +158,22 @@ def bench_command(
         raise click.exceptions.Exit(1)
 
 
-def _write_json(rows: list[Row], path: str) -> None:
-    text = json.dumps([r.as_dict() for r in rows], indent=2) + "\n"
+def _ablation(sources: list[Source], lanes: int, window: int, model: str | None, threads: int | None, json_path: str | None) -> None:
+    from .. import api
+    from ..bench.ablation import ablation, describe as describe_ablation
+
+    engine = api.engine(model, threads)
+    out = []
+    for source in sources:
+        rows = ablation(engine, source.data, lanes, window)
+        click.echo(describe_ablation(rows, source.name), err=json_path == "-")
+        out += [{"file": source.name, **row.as_dict()} for row in rows]
+    if json_path:
+        _write_json(out, json_path)
+
+
+def _write_json(rows: list[Row] | list[dict], path: str) -> None:
+    text = json.dumps([r if isinstance(r, dict) else r.as_dict() for r in rows], indent=2) + "\n"
     if path == "-":
         click.echo(text, nl=False)
         return
