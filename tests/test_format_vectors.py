@@ -823,16 +823,25 @@ def _schedule_case(vector: Vector) -> tuple[list[int], int, int, list[str]]:
     return counts, int(settings["window"]), int(settings["slide_keep"]), events
 
 
-@pytest.mark.parametrize("vector", SCHEDULES, ids=_ids(SCHEDULES))
-def test_lockstep_driver_follows_the_schedule(vector: Vector) -> None:
-    counts, window, keep, expected = _schedule_case(vector)
+def _code_schedule(vector: Vector, predictor: type) -> tuple:
+    """Encode and decode the vector's lanes with two fresh predictors; return them (encoder's, decoder's).
+
+    Token j of lane i is (i + j) % (vocab - 1); the start token is vocab - 1, shown as S.
+    """
+    counts, window, keep, _ = _schedule_case(vector)
     vocab = 5
-    # Token j of lane i is (i + j) % (vocab - 1); the start token is vocab - 1, shown as S.
     tokens = [[(i + j) % (vocab - 1) for j in range(n)] for i, n in enumerate(counts)]
     settings = LaneSettings(precision_bits=8, window=window, slide_keep=keep, start_token=vocab - 1)
-    encoder_side, decoder_side = RecordingPredictor(vocab), RecordingPredictor(vocab)
+    encoder_side, decoder_side = predictor(vocab), predictor(vocab)
     payloads = encode_lanes(encoder_side, tokens, settings)
     assert decode_lanes(decoder_side, payloads, counts, settings) == tokens
+    return encoder_side, decoder_side
+
+
+@pytest.mark.parametrize("vector", SCHEDULES, ids=_ids(SCHEDULES))
+def test_lockstep_driver_follows_the_schedule(vector: Vector) -> None:
+    expected = _schedule_case(vector)[3]
+    encoder_side, decoder_side = _code_schedule(vector, RecordingPredictor)
     assert encoder_side.events == expected
     assert decoder_side.events == expected
 
@@ -986,13 +995,7 @@ def test_evaluator_slide_leaves_the_caches_of_the_vector(vector: Vector, monkeyp
                 self._memory.put(lane, position, token)
             return super().step(lanes, tokens, positions)
 
-    counts, window, keep, _ = _schedule_case(vector)
-    vocab = 5
-    tokens = [[(i + j) % (vocab - 1) for j in range(n)] for i, n in enumerate(counts)]
-    settings = LaneSettings(precision_bits=8, window=window, slide_keep=keep, start_token=vocab - 1)
-    encoder_side, decoder_side = SlidingPredictor(vocab), SlidingPredictor(vocab)
-    payloads = encode_lanes(encoder_side, tokens, settings)
-    assert decode_lanes(decoder_side, payloads, counts, settings) == tokens
+    encoder_side, decoder_side = _code_schedule(vector, SlidingPredictor)
     assert encoder_side.lines == _cache_lines(vector)
     assert decoder_side.lines == _cache_lines(vector)
 
