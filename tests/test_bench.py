@@ -30,7 +30,7 @@ TEXT = (
 )
 
 REQUIRED_KEYS = {"file", "compressor", "original_bytes", "compressed_bytes", "bpb", "compress_kbps", "decompress_kbps", "verified"}
-NACRITH_KEYS = {"ideal_bpb", "tokens", "compress_tok_s", "decompress_tok_s", "ceiling_tok_s", "lanes", "window", "model"}
+NACRITH_KEYS = {"ideal_bpb", "tokens", "compress_tok_s", "decompress_tok_s", "ceiling_tok_s", "lanes", "window", "model", "round_trip_rss_mib"}
 
 
 def bench(*args: str) -> Result:

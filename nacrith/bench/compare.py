@@ -175,6 +175,7 @@ def _nacrith_row(source: Source, settings: NacrithSettings, ceilings: dict[tuple
         model=engine.path.name,
         model_fingerprint=engine.fingerprint.hex(),
         llama_build=build_id(),
+        round_trip_rss_mib=m.round_trip_rss_mib,  # the process's peak when the round trip ended
     )
     if settings.ideal and m.tokens:
         tokens = engine.model.tokenize(source.data)
