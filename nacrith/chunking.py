@@ -82,13 +82,21 @@ def chunk_count(size: int, lanes: int, chunk_bytes: int, min_chunk_bytes: int) -
     """How many chunks a text of ``size`` bytes becomes.
 
     As many as fill the lanes, but none shorter than ``min_chunk_bytes`` (a cold start costs
-    bits) and none longer than ``chunk_bytes``.
+    bits) and none longer than ``chunk_bytes``. When it takes more than one group, the count
+    is rounded up to a whole number of groups if the chunks stay at least ``min_chunk_bytes``
+    long: a last group of 2 chunks beside groups of 8 would run at a fraction of the speed
+    (measured: 8 lanes step about twice as many tokens per second as 2).
     """
     if size <= 0:
         return 0
     needed = -(-size // (chunk_bytes - chunk_bytes // 8))  # room for cuts moved back to a safe place
     wanted = max(1, min(lanes, size // max(1, min_chunk_bytes)))
-    return max(needed, wanted)
+    count = max(needed, wanted)
+    if count > lanes:
+        full_groups = -(-count // lanes) * lanes
+        if size // full_groups >= min_chunk_bytes:
+            count = full_groups
+    return count
 
 
 def safe_cut(data: bytes, ideal: int, lowest: int, search: int = _CUT_SEARCH) -> int:
