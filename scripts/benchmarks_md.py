@@ -156,7 +156,7 @@ def render(rows: Sequence[Row]) -> str:
 
     ours = [r for r in rows if r.get("key") == "nacrith" and r.get("tokens") is not None]
     if ours:
-        headers = ["file", "tokens", "bpb", "model's ideal", "over ideal", "compress tok/s", "decompress tok/s", "ceiling tok/s", "compress / ceiling", "decompress / ceiling"]
+        headers = ["file", "tokens", "bpb", "model's ideal", "vs ideal", "compress tok/s", "decompress tok/s", "ceiling tok/s", "compress / ceiling", "decompress / ceiling"]
         if variants > 1:
             headers.insert(1, "settings")
         table = []
@@ -167,7 +167,7 @@ def render(rows: Sequence[Row]) -> str:
                 f"{r['tokens']:,}",
                 _cell(r, f"{bpb:.3f}" if bpb is not None else "–"),
                 f"{ideal:.3f}" if ideal else "–",
-                f"+{100 * (bpb / ideal - 1):.1f}%" if ideal and bpb is not None and _ok(r) else "–",
+                f"{100 * (bpb / ideal - 1):+.1f}%" if ideal and bpb is not None and _ok(r) else "–",
                 _speed(r.get("compress_tok_s")),
                 _speed(r.get("decompress_tok_s")),
                 f"{_speed(ceiling)} ({r.get('lanes_used')} lane{'s' if r.get('lanes_used') != 1 else ''})" if ceiling else "–",

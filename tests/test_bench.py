@@ -92,6 +92,16 @@ def test_ideal_and_ceiling_on_a_tiny_input() -> None:
     assert again == row
 
 
+def test_nacrith_under_its_ideal_is_shown_as_a_saving() -> None:
+    """The ensemble can beat the model's own cross-entropy: the gap is signed, not "+-4.5%"."""
+    row = Row("e.txt", "nacrith", "nacrith", 1000, 119, 0.95, 8.4, 1.0, 1.0, 1.0, 1.0, True,
+              nacrith=dict(ideal_bpb=1.0, tokens=286, compress_tok_s=112.0, decompress_tok_s=110.0, ceiling_tok_s=120.0,
+                           lanes=8, lanes_used=8, window=1024, keep=768, threads=2, model="m.gguf", model_fingerprint="ab"))
+    text = render([row])
+    assert "-5.0%" in text and "+-" not in text
+    assert "93%" in text and "92%" in text  # compress and decompress against the ceiling
+
+
 def test_missing_compressor_is_listed_as_missing(text_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "zstandard", None)  # import zstandard now raises ImportError
     out = tmp_path / "rows.json"

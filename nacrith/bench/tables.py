@@ -72,7 +72,7 @@ def _render_nacrith(rows: Sequence[Row]) -> str:
     first = rows[0].nacrith
     title = f"nacrith against the model alone ({first['model']}, lanes {first['lanes']}, window {first['window']}"
     title += f", threads {first['threads']})" if first.get("threads") else ")"
-    headers = ["file", "bpb", "ideal bpb", "over ideal", "tokens", "comp tok/s", "decomp tok/s", "ceiling tok/s", "comp/ceiling"]
+    headers = ["file", "bpb", "ideal bpb", "vs ideal", "tokens", "comp tok/s", "decomp tok/s", "ceiling tok/s", "comp/ceiling", "decomp/ceiling"]
     cells = []
     for row in rows:
         x = row.nacrith
@@ -81,11 +81,12 @@ def _render_nacrith(rows: Sequence[Row]) -> str:
             row.file,
             _num(row.bpb, ".3f"),
             _num(ideal, ".3f"),
-            f"+{100 * (row.bpb / ideal - 1):.1f}%" if ideal and row.bpb is not None else "-",
+            f"{100 * (row.bpb / ideal - 1):+.1f}%" if ideal and row.bpb is not None else "-",
             f"{x['tokens']:,}",
             speed(x["compress_tok_s"]),
             speed(x["decompress_tok_s"]),
             speed(ceiling) + (f" ({x['lanes_used']} lane{'s' if x['lanes_used'] != 1 else ''})" if ceiling else ""),
             f"{100 * x['compress_tok_s'] / ceiling:.0f}%" if ceiling else "-",
+            f"{100 * x['decompress_tok_s'] / ceiling:.0f}%" if ceiling and x.get("decompress_tok_s") else "-",
         ])
-    return title + "\n" + grid(headers, cells, [False] + [True] * 8)
+    return title + "\n" + grid(headers, cells, [False] + [True] * 9)
