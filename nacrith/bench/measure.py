@@ -17,7 +17,7 @@ from ..container import NEURAL_METHODS, FrameReader, Group
 from ..transforms import crlf_to_lf
 from .model_limits import ideal_bits, lockstep_ceiling
 
-__all__ = ["Measurement", "measure"]
+__all__ = ["Measurement", "measure", "neural_shape"]
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Measurement:
         return d
 
 
-def _neural_shape(archive: bytes) -> tuple[int, int]:
+def neural_shape(archive: bytes) -> tuple[int, int]:
     """(tokens coded by the model, most lanes any group used)."""
     reader = FrameReader(io.BytesIO(archive))
     reader.read_header()
@@ -89,7 +89,7 @@ def measure(
     restored = api.decompress(archive, model=model, threads=threads, progress=progress)
     decompress_seconds = time.perf_counter() - began
     round_trip_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    tokens, used_lanes = _neural_shape(archive)
+    tokens, used_lanes = neural_shape(archive)
     m = Measurement(
         file=name,
         original_bytes=len(data),

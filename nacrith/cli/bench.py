@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from .. import NacrithCompressor, NacrithError
 from ..bench import baselines, corpora
-from ..bench.compare import NacrithSettings, Row, Source, run
+from ..bench.compare import NacrithSettings, Row, Source, machine, run
 from ..bench.tables import render
 from ..constants import DEFAULT_LANES, DEFAULT_WINDOW
 from ..models.registry import DEFAULT_MODEL_FILE, MODEL_ENV
@@ -70,6 +70,11 @@ def _sources(
 @click.option("--plot", "plot_path", metavar="FILE.png", type=click.Path(dir_okay=False), help="Draw bits per byte as a bar chart (needs matplotlib: nacrith[plot]).")
 @click.option("--no-download", is_flag=True, help="--corpus enwik8: fail rather than download it.")
 @click.option("--ablation", is_flag=True, help="Instead: what each ensemble model is worth, every variant fed by one pass of the model.")
+@click.option(
+    "--scaling",
+    is_flag=True,
+    help="Instead: bits per byte and speed for lanes 1/4/8/16/32 by window 512/1024/2048, each FILE cut into one chunk per lane.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes.")
 @interruptible
 def bench_command(
@@ -88,6 +93,7 @@ def bench_command(
     plot_path: str | None,
     no_download: bool,
     ablation: bool,
+    scaling: bool,
     quiet: bool,
 ) -> None:
     """Compare nacrith with gzip, bzip2, xz, zstd and brotli on FILE... or a named corpus.
@@ -106,6 +112,7 @@ def bench_command(
       nacrith bench --corpus enwik8 --limit 1000000 -T 2
       nacrith bench --no-nacrith --only zstd,xz big.log
       nacrith bench --ablation alice29.txt
+      nacrith bench --scaling --limit 65536 --json scaling.json enwik8
     """
     try:
         keys = baselines.select(only)
@@ -135,6 +142,9 @@ def bench_command(
     sources = _sources(file, corpus, limit, not no_download, (lambda message: None) if quiet else say)
     if ablation:
         _ablation(sources, lanes, window, model, settings.threads, json_path)
+        return
+    if scaling:
+        _scaling(sources, model, settings.threads, json_path, quiet)
         return
     show = not quiet and files.is_terminal("stderr")
     total = 2 * sum(len(s.data) for s in sources) * len(keys)
@@ -170,6 +180,30 @@ def _ablation(sources: list[Source], lanes: int, window: int, model: str | None,
         out += [{"file": source.name, **row.as_dict()} for row in rows]
     if json_path:
         _write_json(out, json_path)
+
+
+def _scaling(sources: list[Source], model: str | None, threads: int | None, json_path: str | None, quiet: bool) -> None:
+    from ..bench.scaling import ScalingPoint, render_scaling, scaling
+
+    out: list[dict] = []
+    failed = []
+    run_info = {**machine(), "threads": threads or machine()["usable_cores"]}
+    for source in sources:
+        def done(p: ScalingPoint, name: str = source.name) -> None:
+            if not quiet:
+                say(f"{name}: lanes {p.lanes}, window {p.window}: {p.bpb:.4f} bpb, "
+                    f"{p.compress_tok_s:.1f} / {p.decompress_tok_s:.1f} tok/s, ceiling {p.ceiling_tok_s:.1f}")
+
+        points = scaling(source.data, model=model, threads=threads, done=done)
+        click.echo(render_scaling(points, source.name), err=json_path == "-")
+        out += [{"file": source.name, "kind": "scaling", **p.as_dict(), "run": run_info} for p in points]
+        failed += [f"{source.name}: lanes {p.lanes}, window {p.window}: the round trip changed the bytes" for p in points if not p.verified]
+    if json_path:
+        _write_json(out, json_path)
+    for message in failed:
+        say(message)
+    if failed:
+        raise click.exceptions.Exit(1)
 
 
 def _write_json(rows: list[Row] | list[dict], path: str) -> None:
