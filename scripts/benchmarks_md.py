@@ -161,7 +161,7 @@ def render(rows: Sequence[Row]) -> str:
 
     ours = [r for r in rows if r.get("key") == "nacrith" and r.get("tokens") is not None]
     if ours:
-        headers = ["file", "tokens", "bpb", "model's ideal", "vs ideal", "compress tok/s", "decompress tok/s", "ceiling tok/s", "compress / ceiling", "decompress / ceiling"]
+        headers = ["file", "tokens", "bpb", "model's ideal", "vs ideal", "compress tok/s", "decompress tok/s", "ceiling tok/s", "compress / ceiling", "decompress / ceiling", "peak RSS"]
         if variants > 1:
             headers.insert(1, "settings")
         table = []
@@ -178,6 +178,7 @@ def render(rows: Sequence[Row]) -> str:
                 f"{_speed(ceiling)} ({r.get('lanes_used')} lane{'s' if r.get('lanes_used') != 1 else ''})" if ceiling else "–",
                 f"{100 * r['compress_tok_s'] / ceiling:.0f}%" if ceiling and r.get("compress_tok_s") else "–",
                 f"{100 * r['decompress_tok_s'] / ceiling:.0f}%" if ceiling and r.get("decompress_tok_s") else "–",
+                f"{r['round_trip_rss_mib']:,.0f} MiB" if r.get("round_trip_rss_mib") else "–",
             ]
             if variants > 1:
                 cells.insert(1, f"lanes {r.get('lanes')}, window {r.get('window')}")
@@ -185,7 +186,8 @@ def render(rows: Sequence[Row]) -> str:
         out += ["### nacrith against its model alone", "",
                 "The model's ideal is its cross-entropy on the whole file as one sequence with the same window: "
                 "the code length of an ideal coder with no chunking or container. The ceiling is llama.cpp stepping "
-                "the same number of lanes in lockstep with nothing else to do, measured in the same run.", "",
+                "the same number of lanes in lockstep with nothing else to do, measured in the same run. "
+                "Peak RSS is the process's when the round trip ended (it grows over a run, so a file's figure bounds it).", "",
                 _table(headers, table, [False] * (2 if variants > 1 else 1) + [True] * (len(headers) - (2 if variants > 1 else 1))), ""]
 
     notes = list(dict.fromkeys(f"- {r['file']}: {r['note']}" for r in rows if r.get("note") and r.get("status") == "ok"))

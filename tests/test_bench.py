@@ -251,7 +251,7 @@ def test_benchmarks_md_tables(text_file: Path, tmp_path: Path, capsys: pytest.Ca
     assert "| alice.txt | 1,000 | **1.200** | 1.100 | 3.200 | missing | failed |" in md
     assert "Test CPU (2 cores" in md and "Linux-test" in md
     assert "m.gguf (fingerprint ab): lanes 8, window 2048 tokens sliding to 1536" in md
-    assert "| alice.txt | 250 | 1.200 | 1.100 | +9.1% | 250 | 240 | 500 (1 lane) | 50% | 48% |" in md
+    assert "| alice.txt | 250 | 1.200 | 1.100 | +9.1% | 250 | 240 | 500 (1 lane) | 50% | 48% | – |" in md
     assert "gzip -9: failed (the round trip changed the bytes)" in md
     # And from a real run's JSON:
     out = tmp_path / "real.json"
