@@ -17,11 +17,31 @@ from ..container import NEURAL_METHODS, FrameReader, Group
 from ..transforms import crlf_to_lf
 from .model_limits import ideal_bits, lockstep_ceiling
 
-__all__ = ["Measurement", "measure", "neural_shape"]
+__all__ = ["Measurement", "TokenRates", "measure", "neural_shape"]
+
+
+class TokenRates:
+    """Tokens per second both ways, for a dataclass with ``tokens`` and both passes' seconds."""
+
+    tokens: int
+    compress_seconds: float
+    decompress_seconds: float
+
+    @property
+    def compress_tok_s(self) -> float:
+        return self.tokens / self.compress_seconds if self.compress_seconds else 0.0
+
+    @property
+    def decompress_tok_s(self) -> float:
+        return self.tokens / self.decompress_seconds if self.decompress_seconds else 0.0
+
+    def as_dict(self) -> dict:
+        """The fields and both rates."""
+        return {**asdict(self), "compress_tok_s": self.compress_tok_s, "decompress_tok_s": self.decompress_tok_s}  # type: ignore[call-overload]
 
 
 @dataclass
-class Measurement:
+class Measurement(TokenRates):
     file: str
     original_bytes: int
     compressed_bytes: int
@@ -37,19 +57,6 @@ class Measurement:
     peak_rss_mib: float = 0.0
     round_trip_rss_mib: float = 0.0
     """Peak RSS of the process when the round trip ended, before the ideal and ceiling passes."""
-
-    @property
-    def compress_tok_s(self) -> float:
-        return self.tokens / self.compress_seconds if self.compress_seconds else 0.0
-
-    @property
-    def decompress_tok_s(self) -> float:
-        return self.tokens / self.decompress_seconds if self.decompress_seconds else 0.0
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d.update(compress_tok_s=self.compress_tok_s, decompress_tok_s=self.decompress_tok_s)
-        return d
 
 
 def neural_shape(archive: bytes) -> tuple[int, int]:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import io
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .. import api
 from ..codec import FrameEncoder, Options, decode_stream
 from ..container import FrameReader
-from .measure import neural_shape
+from .measure import TokenRates, neural_shape
 from .model_limits import lockstep_ceiling
 from .tables import grid, speed
 
@@ -32,7 +32,7 @@ WINDOWS = (512, 1024, 2048)
 
 
 @dataclass
-class ScalingPoint:
+class ScalingPoint(TokenRates):
     lanes: int
     window: int
     original_bytes: int
@@ -47,16 +47,8 @@ class ScalingPoint:
     def bpb(self) -> float:
         return 8 * self.compressed_bytes / max(1, self.original_bytes)
 
-    @property
-    def compress_tok_s(self) -> float:
-        return self.tokens / self.compress_seconds if self.compress_seconds else 0.0
-
-    @property
-    def decompress_tok_s(self) -> float:
-        return self.tokens / self.decompress_seconds if self.decompress_seconds else 0.0
-
     def as_dict(self) -> dict:
-        return {**asdict(self), "bpb": self.bpb, "compress_tok_s": self.compress_tok_s, "decompress_tok_s": self.decompress_tok_s}
+        return {**super().as_dict(), "bpb": self.bpb}
 
 
 def one_group(size: int, lanes: int, window: int) -> Options:
