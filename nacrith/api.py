@@ -12,7 +12,7 @@ import io
 import os
 from typing import IO, Any, BinaryIO
 
-from .codec import Engine, FrameDecoder, FrameEncoder, Options, Progress, decode_stream
+from .codec import Engine, FrameDecoder, FrameEncoder, Options, Progress, decode_frames
 from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_WINDOW
 from .container import FrameReader
 from .ensemble_params import EnsembleParams
@@ -168,9 +168,9 @@ def decompress(
     threads: int | None = None,
     progress: Progress | None = None,
 ) -> bytes:
-    """Decompress one whole archive. Trailing data, truncation and damage raise a NacrithError."""
-    reader = FrameReader(io.BytesIO(bytes(data)))
-    return b"".join(decode_stream(reader, lambda: engine(model, threads), progress))
+    """Decompress a whole archive, or several concatenated ones into the concatenation of their
+    contents (as lzma.decompress does). Trailing garbage, truncation and damage raise a NacrithError."""
+    return b"".join(decode_frames(io.BytesIO(bytes(data)), lambda: engine(model, threads), progress))
 
 
 class NacrithFile(io.BufferedIOBase):
@@ -190,7 +190,7 @@ class NacrithFile(io.BufferedIOBase):
             raise TypeError("filename must be a path or a file object")
         if self._mode == "r":
             read_options = {k: v for k, v in options.items() if k in ("model", "threads", "progress")}
-            self._chunks = decode_stream(FrameReader(self._fp), lambda: engine(read_options.get("model"), read_options.get("threads")), read_options.get("progress"))
+            self._chunks = decode_frames(self._fp, lambda: engine(read_options.get("model"), read_options.get("threads")), read_options.get("progress"))
             self._buffer = b""
             self._pos = 0
         else:

@@ -13,7 +13,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from . import chunking, fallback
 from .constants import (
@@ -36,6 +36,7 @@ from .container import (
     Group,
     ModelInfo,
     crc32,
+    frames,
     neural_payload_bound,
     write_end,
     write_group,
@@ -48,7 +49,7 @@ from .lockstep import LaneSettings, decode_lanes, encode_lanes
 from .models import registry
 from .transforms import crlf_to_lf, lf_to_crlf
 
-__all__ = ["Options", "Engine", "FrameEncoder", "FrameDecoder", "decode_stream", "Progress"]
+__all__ = ["Options", "Engine", "FrameEncoder", "FrameDecoder", "decode_stream", "decode_frames", "Progress"]
 
 Progress = Callable[[int, int, float], None]
 """Called as work completes with (input bytes done, tokens coded, their ideal cost in bits)."""
@@ -406,13 +407,22 @@ class FrameDecoder:
             raise CorruptArchiveError("the content checksum does not match: the archive is damaged")
 
 
-def decode_stream(reader: FrameReader, engine_factory: Callable[[], Engine], progress: Progress | None = None) -> Iterator[bytes]:
-    """Yield the original bytes of the frame in ``reader``, group by group."""
+def decode_stream(
+    reader: FrameReader, engine_factory: Callable[[], Engine], progress: Progress | None = None, *, last: bool = True
+) -> Iterator[bytes]:
+    """Yield the original bytes of the frame in ``reader``, group by group (``last``: nothing may follow it)."""
     decoder = FrameDecoder(reader.read_header(), engine_factory, progress)
-    for block in reader.blocks():
+    for block in reader.blocks(last=last):
         out = decoder.decode(block)
         if out:
             yield out
+
+
+def decode_frames(stream: BinaryIO, engine_factory: Callable[[], Engine], progress: Progress | None = None) -> Iterator[bytes]:
+    """Yield the original bytes of every frame in ``stream``: concatenated archives decode to the
+    concatenation of their contents, as gzip, xz and zstd streams do."""
+    for reader in frames(stream):
+        yield from decode_stream(reader, engine_factory, progress, last=False)
 
 
 def _check_model(expected: ModelInfo, engine: Engine) -> None:

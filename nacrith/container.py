@@ -19,6 +19,8 @@ from .ensemble_params import EnsembleParams
 from .errors import CorruptArchiveError, TruncatedArchiveError, UnsupportedFormatError
 
 __all__ = [
+    "frames",
+    "Prefixed",
     "METHOD_STORED",
     "METHOD_ZSTD",
     "METHOD_NEURAL",
@@ -239,9 +241,10 @@ def write_end(end: EndBlock) -> bytes:
 class FrameReader:
     """Reads one frame from a binary stream, block by block, checking what FORMAT.md requires."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, offset: int = 0) -> None:
+        """``offset``: where the frame starts in the whole input, so errors name the byte there."""
         self._stream = stream
-        self.offset = 0
+        self.offset = offset
         self.header: FrameHeader | None = None
 
     def _read(self, n: int, what: str) -> bytes:
@@ -328,12 +331,13 @@ class FrameReader:
             raise CorruptArchiveError(f"unknown block type {kind} at byte {self.offset - 1}")
         return self._read_group(self.header.params)
 
-    def blocks(self) -> Iterator[Group | EndBlock]:
-        """Yield each group, then the end block; reject anything after it."""
+    def blocks(self, *, last: bool = True) -> Iterator[Group | EndBlock]:
+        """Yield each group, then the end block. ``last``: the input must end there (else the
+        caller reads what follows, e.g. the next of several concatenated frames)."""
         while True:
             block = self.read_block()
             if isinstance(block, EndBlock):
-                if self._stream.read(1):
+                if last and self._stream.read(1):
                     raise CorruptArchiveError(f"unexpected data after the end of the archive at byte {self.offset}")
                 yield block
                 return
@@ -377,3 +381,41 @@ def _check_entry(index: int, entry: ChunkEntry, params: CodingParams) -> None:
         bound = neural_payload_bound(entry.tokens, params.precision_bits)
         if entry.payload_length > bound:
             raise CorruptArchiveError(f"chunk {index}: payload of {entry.payload_length} bytes exceeds {bound}")
+
+
+class Prefixed:
+    """A stream with some bytes already read from it put back in front."""
+
+    def __init__(self, prefix: bytes, stream: BinaryIO) -> None:
+        self._prefix = prefix
+        self._stream = stream
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._prefix:
+            return self._stream.read(n)
+        if n < 0:
+            head, self._prefix = self._prefix, b""
+            return head + self._stream.read()
+        head, self._prefix = self._prefix[:n], self._prefix[n:]
+        return head + (self._stream.read(n - len(head)) if n > len(head) else b"")
+
+
+def frames(stream: BinaryIO) -> Iterator[FrameReader]:
+    """A reader for each frame of ``stream`` in turn, each handed out before its header is read.
+
+    Concatenated archives (``cat a.nacr b.nacr``) are a valid input, as with gzip, xz and zstd
+    (FORMAT.md, "Concatenated frames"). The caller reads each frame to its end block with
+    ``blocks(last=False)`` before asking for the next. Bytes after an end block that do not
+    begin another frame are rejected.
+    """
+    reader = FrameReader(stream)
+    yield reader
+    while True:
+        start = reader.offset
+        magic = stream.read(len(MAGIC))
+        if not magic:
+            return
+        if not MAGIC.startswith(magic):  # a short, matching start is a truncated frame: read_header says so
+            raise CorruptArchiveError(f"unexpected data after the end of the archive at byte {start}")
+        reader = FrameReader(Prefixed(magic, stream), start)
+        yield reader

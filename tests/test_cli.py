@@ -122,12 +122,30 @@ def test_empty_input_round_trips(tmp_path: Path) -> None:
 
 def test_bytes_after_the_archive_are_rejected() -> None:
     archive = run("compress", input=BINARY).stdout_bytes
-    for extra in (b"garbage!", archive):  # FORMAT.md: any byte after the end block is an error
+    for extra in (b"garbage!", b"\x8eN!", archive + b"x"):  # FORMAT.md: after an end block, only another frame
+        where = len(archive) * (2 if extra.startswith(archive) else 1)
         result = run("decompress", input=archive + extra)
         assert result.exit_code == 1
-        assert result.stderr == f"nacrith: <stdin>: unexpected data after the end of the archive at byte {len(archive)}\n"
+        assert result.stderr == f"nacrith: <stdin>: unexpected data after the end of the archive at byte {where}\n"
         result = run("info", "-", input=archive + extra)
-        assert result.exit_code == 1 and "unexpected data after the end of the archive" in result.stderr
+        assert result.exit_code == 1 and f"unexpected data after the end of the archive at byte {where}" in result.stderr
+
+
+def test_concatenated_archives_decode_one_after_another(tmp_path: Path) -> None:
+    """`cat a.nacr b.nacr | nacrith decompress` gives both contents, as gzip, xz and zstd do."""
+    first = run("compress", input=BINARY).stdout_bytes
+    second = run("compress", input=b"").stdout_bytes
+    joined = first + second + first
+    result = run("decompress", input=joined)
+    assert result.exit_code == 0 and result.stdout_bytes == BINARY * 2
+    assert run("test", "-", input=joined).exit_code == 0
+    assert run("decompress", input=joined[:-1]).exit_code == 1
+    result = run("info", "-", input=joined)
+    assert result.exit_code == 0 and "3 (concatenated" in result.stdout and f"archive 3 of 3, at byte {len(first) + len(second):,}" in result.stdout
+    report = json.loads(run("info", "--json", "-", input=joined).stdout)
+    [report] = report if isinstance(report, list) else [report]
+    assert report["frames"] == 3 and report["original_size"] == 2 * len(BINARY)
+    assert [a["offset"] for a in report["archives"]] == [0, len(first), len(first) + len(second)]
 
 
 # --- destinations ---------------------------------------------------------------

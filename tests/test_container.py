@@ -469,11 +469,28 @@ def test_more_neural_chunks_than_lanes_are_rejected() -> None:
 def test_data_after_the_end_block_is_rejected(no_model: None) -> None:
     archive, content = archive_of([b"hello"])
     assert nacrith.decompress(archive) == content
-    for extra in (b"\x00", b"\x01", archive):
+    for extra in (b"\x00", b"\x01", b"NCR!", archive[1:]):
+        with pytest.raises(CorruptArchiveError, match=f"after the end of the archive at byte {len(archive)}"):
+            nacrith.decompress(archive + extra)
+    for extra in (b"\x00", archive):  # a frame read alone must be the whole input
         with pytest.raises(CorruptArchiveError, match="after the end"):
             read_all(archive + extra)
-        with pytest.raises(CorruptArchiveError, match="after the end"):
-            nacrith.decompress(archive + extra)
+
+
+def test_concatenated_archives_decode_to_the_concatenation(no_model: None, tmp_path: Path) -> None:
+    """FORMAT.md, Overview: `cat a.nacr b.nacr` is an archive of both contents, as with gzip, xz and zstd."""
+    first, a = archive_of([b"hello "])
+    second, b = archive_of([b"world", b"!"], content_size=False)
+    empty, _ = archive_of()
+    joined = first + empty + second
+    assert nacrith.decompress(joined) == a + b
+    path = tmp_path / "joined.nacr"
+    path.write_bytes(joined)
+    with nacrith.open(path, "rb") as f:
+        assert f.read() == a + b
+    for cut in (len(joined) - 1, len(first) + len(empty) + 2):  # inside the last frame, inside its magic
+        with pytest.raises(TruncatedArchiveError):
+            nacrith.decompress(joined[:cut])
 
 
 def test_streaming_decoder_hands_back_data_after_the_end(no_model: None) -> None:

@@ -27,7 +27,7 @@ from .tables import grid, speed
 
 __all__ = ["ScalingPoint", "scaling", "render_scaling", "LANES", "WINDOWS"]
 
-LANES = (1, 4, 8, 16, 32)
+LANES = (1, 4, 16, 32)
 WINDOWS = (512, 1024, 2048)
 
 

@@ -11,20 +11,38 @@ import dataclasses
 from typing import Any, BinaryIO
 
 from ..constants import FORMAT_VERSION
-from ..container import EndBlock, FrameReader
+from ..container import EndBlock, FrameReader, frames
 from ..models import registry
 
 __all__ = ["inspect_archive", "render_text"]
 
 
 def inspect_archive(stream: BinaryIO, name: str) -> dict[str, Any]:
-    """The report of one archive file: its header, sizes, and every chunk of every group."""
-    reader = FrameReader(stream)
+    """The report of one archive file: its header, sizes, and every chunk of every group.
+
+    A file of several concatenated archives gets their totals and ``archives``, one report
+    each; bytes after an end block that begin no archive are rejected, as FORMAT.md requires.
+    """
+    reports = []
+    for reader in frames(stream):
+        start = reader.offset
+        reports.append({"offset": start, **_inspect_frame(reader)})
+    if len(reports) == 1:
+        del reports[0]["offset"]
+        return {"file": name, **reports[0], "frames": 1}
+    original = sum(r["original_size"] for r in reports)
+    compressed = sum(r["compressed_size"] for r in reports)
+    return {"file": name, "frames": len(reports), "original_size": original, "compressed_size": compressed,
+            **_ratios(original, compressed), "archives": reports}
+
+
+def _inspect_frame(reader: FrameReader) -> dict[str, Any]:
+    start = reader.offset
     header = reader.read_header()
     chunks: list[dict[str, Any]] = []
     groups = 0
     end: EndBlock | None = None
-    for block in reader.blocks():  # rejects bytes after the end block, as FORMAT.md requires
+    for block in reader.blocks(last=False):
         if isinstance(block, EndBlock):
             end = block
             continue
@@ -44,13 +62,12 @@ def inspect_archive(stream: BinaryIO, name: str) -> dict[str, Any]:
     assert end is not None, "FrameReader.blocks() ends with the end block or raises"
     model = header.model
     return {
-        "file": name,
         # FrameReader rejects every other version, so a header it accepted is this one.
         "format_version": FORMAT_VERSION,
         "original_size": end.content_size,
         "declared_size": header.content_size,
-        "compressed_size": reader.offset,
-        **_ratios(end.content_size, reader.offset),
+        "compressed_size": reader.offset - start,
+        **_ratios(end.content_size, reader.offset - start),
         "crc32": f"{end.crc:08x}",
         "model": {
             "name": registry.known_name(model.fingerprint) or model.name,
@@ -89,7 +106,23 @@ def _method_totals(chunks: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 
 
 def render_text(report: dict[str, Any]) -> str:
-    """The report for people: a block of fields, then the chunk table."""
+    """The report for people: a block of fields, then the chunk table; one such per archive of a concatenation."""
+    if "archives" not in report:
+        return _render_frame(report, f"{report['file']}:")
+    totals = [
+        ("archives", f"{report['frames']} (concatenated; they decode one after another)"),
+        ("original size", _bytes(report["original_size"])),
+        ("compressed size", _bytes(report["compressed_size"])),
+        ("ratio", _ratio(report)),
+        ("bits per byte", "-" if report["bits_per_byte"] is None else f"{report['bits_per_byte']:.3f}"),
+    ]
+    parts = ["\n".join([f"{report['file']}:"] + _fields(totals))]
+    for n, frame in enumerate(report["archives"], 1):
+        parts.append(_render_frame(frame, f"{report['file']}, archive {n} of {report['frames']}, at byte {frame['offset']:,}:"))
+    return "\n\n".join(parts)
+
+
+def _render_frame(report: dict[str, Any], title: str) -> str:
     model, params = report["model"], report["params"]
     streamed = report["declared_size"] is None
     fields = [
@@ -115,7 +148,7 @@ def render_text(report: dict[str, Any]) -> str:
         bpb = 8.0 * total["payload_size"] / total["original_size"]
         summary = f"{total['chunks']}: {_bytes(total['original_size'])} -> {total['payload_size']:,} ({bpb:.3f} bits/byte)"
         fields.append((f"{method} chunks", summary))
-    lines = [f"{report['file']}:"] + _fields(fields)
+    lines = [title] + _fields(fields)
     if report["chunks"]:
         lines += [""] + _table(report["chunks"])
     return "\n".join(lines)

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
 from .. import NacrithCompressor, NacrithDecompressor
+from ..constants import MAGIC
 from ..errors import CorruptArchiveError, NacrithError, TruncatedArchiveError, UnsupportedFormatError
 from . import files
 from .files import STDIO, Job
 from .progress import Meter
 from .report import say
 
-__all__ = ["Settings", "compress_file", "decompress_file", "OneArchive"]
+__all__ = ["Settings", "compress_file", "decompress_file", "Archives"]
 
 READ_BLOCK = 1 << 20
 """Plain input is read 1 MiB at a time: the compressor holds at most one group (lanes x chunk size) anyway."""
@@ -112,7 +113,7 @@ def _compress_stream(source: BinaryIO, output: BinaryIO | None, meter: Meter, in
 
 
 def _decompress_stream(source: BinaryIO, output: BinaryIO | None, meter: Meter, info: os.stat_result | None, settings: Settings) -> None:
-    archive = OneArchive(model=settings.model, threads=settings.threads, progress=meter)
+    archive = Archives(model=settings.model, threads=settings.threads, progress=meter)
     read = getattr(source, "read1", source.read)  # a pipe's bytes as they come, so output follows input
     for block in iter(lambda: read(ARCHIVE_BLOCK), b""):
         meter.read(len(block))
@@ -130,30 +131,40 @@ def _write(output: BinaryIO, data: bytes, meter: Meter) -> None:
         meter.wrote(len(data))
 
 
-class OneArchive:
-    """Feeds one archive to a NacrithDecompressor and holds it to FORMAT.md's rules for what follows.
+class Archives:
+    """Feeds one input's archives, one after another, to NacrithDecompressors; FORMAT.md's rules for what follows.
 
-    The decompressor waits quietly for more input when an archive is cut short, and keeps
-    bytes after the end block aside (``unused_data``, as lzma does); a file is one archive,
-    so both are errors here, raised with the byte offset where the problem starts.
+    An input may hold several concatenated archives (``cat a.nacr b.nacr``, or ``nacrith
+    compress -c more.txt >> log.nacr``): each decodes in turn, as with gzip, xz and zstd.
+    After an end block, bytes that do not begin another archive are an error, raised with
+    the byte offset where they start; so is an input that ends inside an archive.
     """
 
     def __init__(self, **options: object) -> None:
+        self._options = options
         self._decompressor = NacrithDecompressor(**options)  # type: ignore[arg-type]
         self._fed = 0
+        self._frame_start = 0
 
     def feed(self, data: bytes) -> bytes:
-        if self._decompressor.eof:
-            _after_end(self._fed)
-        out = self._decompressor.decompress(data)
-        self._fed += len(data)
-        unused = len(self._decompressor.unused_data)
-        if unused:
-            _after_end(self._fed - unused)
-        return out
+        out = bytearray()
+        while data:
+            if self._decompressor.eof:
+                self._decompressor = NacrithDecompressor(**self._options)  # type: ignore[arg-type]
+                self._frame_start = self._fed
+            try:
+                out += self._decompressor.decompress(data)
+            except UnsupportedFormatError:
+                if self._frame_start and not MAGIC.startswith(data[: len(MAGIC)]):
+                    _after_end(self._frame_start)
+                raise
+            rest = self._decompressor.unused_data if self._decompressor.eof else b""
+            self._fed += len(data) - len(rest)
+            data = rest
+        return bytes(out)
 
     def finish(self) -> None:
-        """Raise if the input ended before the archive did, or held nothing at all."""
+        """Raise if the input ended inside an archive, or held nothing at all."""
         if not self._fed:
             raise UnsupportedFormatError("empty input: not a nacrith archive")
         if not self._decompressor.eof:
