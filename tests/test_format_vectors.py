@@ -467,6 +467,19 @@ def test_whole_archive_decodes_without_a_model(vector: Vector, no_model: None) -
     assert b"".join(d.decompress(archive[i : i + 7]) for i in range(0, len(archive), 7)) == content and d.eof
 
 
+def test_concatenated_vectors_decode_to_their_concatenated_contents(no_model: None) -> None:
+    """FORMAT.md, Overview and Test vectors: frames one after another are one archive."""
+    plain = [v for v in ARCHIVES if not _has_neural_chunks(v)]
+    assert len(plain) >= 3
+    for first, second in zip(plain, plain[1:] + plain[:1]):
+        joined = first.hex("hex archive") + second.hex("hex archive")
+        assert nacrith.decompress(joined) == first.hex("hex content") + second.hex("hex content")
+    a1, a2 = (next(v for v in ARCHIVES if v.title.startswith(f"Vector {n}:")) for n in ("A1", "A2"))
+    assert (len(a1.hex("hex archive")), len(a2.hex("hex archive")), len(a2.hex("hex content"))) == (47, 89, 16)  # as the text says
+    for joined in (a1.hex("hex archive") + a2.hex("hex archive"), a2.hex("hex archive") + a1.hex("hex archive")):
+        assert nacrith.decompress(joined) == a2.hex("hex content")
+
+
 # --- rejection vectors ---------------------------------------------------------------------
 
 
