@@ -4,8 +4,9 @@
 Prints, in order: the machine and software the run used and nacrith's settings; bits
 per byte per file and compressor (the best of each row in bold); compress and
 decompress speed; and nacrith against its model alone (ideal code length, raw
-lockstep speed); and, from ``nacrith bench --scaling`` results, bits per byte and speed by
-lanes and window. BENCHMARKS.md's prose is written by hand around these tables: with
+lockstep speed); from ``nacrith bench --scaling`` results, bits per byte and speed by
+lanes and window; and from ``nacrith bench --ablation`` results, what each part of the
+ensemble is worth. BENCHMARKS.md's prose is written by hand around these tables: with
 ``--update FILE`` the tables replace what lies between FILE's two marker lines
 (BEGIN and END below); without it they go to standard output.
 
@@ -25,7 +26,7 @@ from typing import Any, Iterable, Sequence
 
 from nacrith.bench.tables import speed
 
-__all__ = ["render", "render_scaling", "load", "update", "main"]
+__all__ = ["render", "render_scaling", "render_ablation", "load", "update", "main"]
 
 Row = dict[str, Any]
 
@@ -191,6 +192,7 @@ def render(rows: Sequence[Row]) -> str:
                 _table(headers, table, [False] * (2 if variants > 1 else 1) + [True] * (len(headers) - (2 if variants > 1 else 1))), ""]
 
     notes = list(dict.fromkeys(f"- {r['file']}: {r['note']}" for r in rows if r.get("note") and r.get("status") == "ok"))
+    notes += list(dict.fromkeys(f"- {r['file']}, model's ideal: {r['ideal_note']}" for r in ours if r.get("ideal_note")))
     problems = list(dict.fromkeys(f"- {r['file']}, {r['compressor']}: {r['status']} ({r.get('note') or 'the round trip changed the bytes'})" for r in rows if not _ok(r)))
     if notes:
         out += ["Notes:", "", *notes, ""]
@@ -226,6 +228,31 @@ def render_scaling(rows: Sequence[Row]) -> str:
     return "\n".join(out)
 
 
+def render_ablation(rows: Sequence[Row]) -> str:
+    """``nacrith bench --ablation`` rows: per file, each variant's bits per byte and speed against the LLM alone."""
+    out = []
+    for f in dict.fromkeys(r["file"] for r in rows):
+        mine = [r for r in rows if r["file"] == f]
+        base = next((r for r in mine if r["variant"] == "LLM alone"), mine[0])
+        table = [
+            [
+                r["variant"],
+                f"{r['bpb']:.4f}",
+                "" if r is base else f"{100 * (r['bits'] / base['bits'] - 1):+.2f}%",
+                _speed(r.get("tok_s")),
+                "" if r is base else f"{r['tok_s'] / base['tok_s']:.2f}x",
+            ]
+            for r in mine
+        ]
+        run = mine[0].get("run") or {}
+        out += [f"**{f}, {mine[0]['original_bytes']:,} bytes of text, {mine[0]['tokens']:,} tokens** "
+                f"({mine[0].get('model', '?')}, lanes {mine[0].get('lanes', '?')}, window {mine[0].get('window', '?')}; "
+                f"{run.get('cpu', '?')}, {run.get('date', '?')}). Code lengths of each variant's own frequencies; "
+                "tok/s is the shared model pass plus the variant's own time, all in one run.", "",
+                _table(["variant", "bits per byte", f"vs {base['variant']}", "tok/s", "speed"], table, [False, True, True, True, True]), ""]
+    return "\n".join(out)
+
+
 def update(path: Path, tables: str) -> None:
     """Replace what lies between BEGIN and END in ``path`` with ``tables``."""
     text = path.read_text(encoding="utf-8")
@@ -249,13 +276,16 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         print("benchmarks_md: no rows in the results", file=sys.stderr)
         return 1
-    compared = [r for r in rows if r.get("kind") != "scaling"]
+    compared = [r for r in rows if r.get("kind") not in ("scaling", "ablation")]
     scaled = [r for r in rows if r.get("kind") == "scaling"]
+    ablated = [r for r in rows if r.get("kind") == "ablation"]
     parts = []
     if compared:
         parts.append(render(compared))
     if scaled:
         parts.append("### Lanes and window: bits per byte and speed\n\n" + render_scaling(scaled))
+    if ablated:
+        parts.append("### What each part of the ensemble is worth\n\n" + render_ablation(ablated))
     tables = "\n".join(parts)
     if args.update is None:
         sys.stdout.write(tables)

@@ -272,8 +272,9 @@ def test_ablation_charges_each_variant_its_own_code_length(english: bytes) -> No
     text = english * 2
     rows = ablation(api.engine(), text, lanes=2, window=64)
     names = [r.variant for r in rows]
-    assert names[0] == "LLM alone, CRLF kept" and "LLM alone" in names and "+ bias, n-gram, match (default)" in names
-    assert len({r.model_seconds for r in rows[1:]}) == 1  # the variants shared one pass of the model
+    assert names[:2] == ["LLM alone, CRLF kept", "default, CRLF kept"] and "LLM alone" in names
+    assert {"+ bias, n-gram, match (default)", "default, mixer with one weight set", "default, mixer weights not learned"} <= set(names)
+    assert len({r.model_seconds for r in rows[2:]}) == 1  # the variants shared one pass of the model
     archive = nacrith.compress(text, lanes=2, window=64, ensemble=False)
     reader = FrameReader(io.BytesIO(archive))
     reader.read_header()
@@ -284,6 +285,8 @@ def test_ablation_charges_each_variant_its_own_code_length(english: bytes) -> No
     assert abs(8 * payload - alone.bits) < 0.01 * alone.bits + 16 * 2  # the coder's finish: a few bytes per chunk
     full = next(r for r in rows if r.variant.endswith("(default)"))
     assert full.bits < alone.bits  # the text repeats: the n-gram and match models see it
+    # taking the mixer apart changes what the same models cost
+    assert len({round(r.bits, 6) for r in rows if r.variant.startswith("default, mixer")} | {round(full.bits, 6)}) == 3
     assert "LLM alone" in describe(rows, "english")
 
 
@@ -294,6 +297,27 @@ def test_bench_ablation_command(text_file: Path, tmp_path: Path) -> None:
     rows = json.loads(out.read_text())
     assert {r["variant"] for r in rows} >= {"LLM alone", "+ bias head"}
     assert all(r["file"] == text_file.name and r["bpb"] > 0 for r in rows)
+    assert all(r["kind"] == "ablation" and r["lanes"] == 2 and r["window"] == 64 and r["run"]["cores"] for r in rows)
+    module = load_benchmarks_md()
+    table = module.render_ablation(rows)
+    alone = next(r for r in rows if r["variant"] == "LLM alone")
+    bias = next(r for r in rows if r["variant"] == "+ bias head")
+    assert f"| + bias head | {bias['bpb']:.4f} | {100 * (bias['bits'] / alone['bits'] - 1):+.2f}% |" in table
+    assert f"{alone['tokens']:,} tokens" in table
+
+
+def test_ideal_of_crlf_text_is_of_the_lf_stream_nacrith_codes() -> None:
+    """The gap to the ideal shows what chunking and coding cost, not what the CRLF transform won."""
+    from nacrith import api
+    from nacrith.bench.model_limits import ideal_bits
+
+    crlf = TEXT.replace(b"\n", b"\r\n")
+    settings = NacrithSettings(window=32, threads=1, ceiling=False)
+    [row] = list(run([Source("crlf.txt", crlf)], ["nacrith"], settings))
+    model = api.engine(None, 1).model
+    lf_ideal = ideal_bits(model, model.tokenize(TEXT), 32, 24, 1) / len(crlf)
+    assert row.nacrith["ideal_bpb"] == pytest.approx(lf_ideal)
+    assert "as LF" in row.nacrith["ideal_note"]
 
 
 def test_scaling_codes_one_chunk_per_lane_and_checks_every_round_trip(english: bytes) -> None:

@@ -13,6 +13,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable, Union
 
 import numpy as np
 
@@ -24,7 +25,35 @@ from ..ensemble_params import EnsembleParams
 from ..lockstep import LaneSettings, _feed, _schedule
 from ..transforms import crlf_to_lf
 
-__all__ = ["AblationRow", "ablate", "ablation", "standard_variants", "describe"]
+__all__ = ["AblationRow", "Variant", "ablate", "ablation", "standard_variants", "describe"]
+
+Variant = Union[EnsembleParams, Callable[[int, int], Ensemble], None]
+"""An archive's ensemble parameters; or a factory ``(vocab, precision_bits) -> Ensemble`` for a
+variant no archive can hold (a mixer taken apart), measured for what it shows; None: the LLM alone."""
+
+
+class _OneWeightSet(Ensemble):
+    """The mixer with a single weight set: what choosing weights by mixing context is worth."""
+
+    def _inputs(self, lane, confidence):
+        row = super()._inputs(lane, confidence)
+        row.context = 0
+        return row
+
+
+class _FixedWeights(Ensemble):
+    """The mixer's initial weights, never learned: what learning them is worth."""
+
+    def _learn(self, row, weight, token):
+        pass
+
+
+def _build(variant: Variant, vocab: int, precision_bits: int) -> Ensemble | None:
+    if variant is None:
+        return None
+    if isinstance(variant, EnsembleParams):
+        return Ensemble(variant, vocab, precision_bits)
+    return variant(vocab, precision_bits)
 
 
 @dataclass
@@ -52,9 +81,7 @@ class AblationRow:
         return {**dataclasses.asdict(self), "bpb": self.bpb, "tok_s": self.tok_s}
 
 
-def ablate(
-    engine: Engine, data: bytes, variants: dict[str, EnsembleParams | None], options: Options | None = None
-) -> list[AblationRow]:
+def ablate(engine: Engine, data: bytes, variants: dict[str, Variant], options: Options | None = None) -> list[AblationRow]:
     """One row per variant (None: the LLM alone) for the text chunks of ``data``, cut as the encoder cuts them."""
     options = options or Options()
     encoder = FrameEncoder(engine, options)
@@ -63,7 +90,7 @@ def ablate(
     p = encoder.params
     settings = LaneSettings(p.precision_bits, p.window, p.slide_keep, engine.model.start_token)
     vocab = engine.model.vocab_size
-    ensembles = {name: Ensemble(v, vocab, p.precision_bits) if v is not None else None for name, v in variants.items()}
+    ensembles = {name: _build(v, vocab, p.precision_bits) for name, v in variants.items()}
     bits = dict.fromkeys(variants, 0.0)
     own = dict.fromkeys(variants, 0.0)
     model_seconds = 0.0
@@ -105,8 +132,9 @@ def describe(rows: list[AblationRow], name: str) -> str:
     return "\n".join(lines)
 
 
-def standard_variants() -> dict[str, EnsembleParams | None]:
-    """The ablation of BENCHMARKS.md: the LLM alone, then each model added in turn, and each left out."""
+def standard_variants() -> dict[str, Variant]:
+    """The ablation of BENCHMARKS.md: the LLM alone, then each model added in turn, each left out, and the
+    mixer taken apart."""
     full = EnsembleParams()
     return {
         "LLM alone": None,
@@ -115,6 +143,8 @@ def standard_variants() -> dict[str, EnsembleParams | None]:
         "+ bias, n-gram, match (default)": full,
         "n-gram, match (no bias)": dataclasses.replace(full, bias_rate=0),
         "bias, match (no n-gram)": dataclasses.replace(full, ngram_orders=0),
+        "default, mixer with one weight set": lambda vocab, bits: _OneWeightSet(full, vocab, bits),
+        "default, mixer weights not learned": lambda vocab, bits: _FixedWeights(full, vocab, bits),
     }
 
 
@@ -122,6 +152,6 @@ def ablation(engine: Engine, data: bytes, lanes: int, window: int) -> list[Ablat
     """:func:`standard_variants` on ``data``, and the LLM alone without the CRLF transform when it applies."""
     rows = ablate(engine, data, standard_variants(), Options(lanes=lanes, window=window))
     if crlf_to_lf(data) is not None:
-        plain = ablate(engine, data, {"LLM alone, CRLF kept": None}, Options(lanes=lanes, window=window, crlf=False))
+        plain = ablate(engine, data, {"LLM alone, CRLF kept": None, "default, CRLF kept": EnsembleParams()}, Options(lanes=lanes, window=window, crlf=False))
         rows = plain + rows
     return rows

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Iterator
 from .. import __version__, api
 from ..constants import DEFAULT_LANES, DEFAULT_WINDOW
 from ..errors import NacrithError
+from ..transforms import crlf_to_lf
 from . import baselines
 
 __all__ = ["Source", "NacrithSettings", "Row", "run", "machine"]
@@ -178,10 +179,15 @@ def _nacrith_row(source: Source, settings: NacrithSettings, ceilings: dict[tuple
         round_trip_rss_mib=m.round_trip_rss_mib,  # the process's peak when the round trip ended
     )
     if settings.ideal and m.tokens:
-        tokens = engine.model.tokenize(source.data)
-        if engine.model.detokenize(tokens) == source.data:
+        # the token stream the pipeline codes (CRLF text as LF, nacrith.transforms), per original byte:
+        # so the gap to the ideal is what chunking and coding cost, not what the transform won
+        text = crlf_to_lf(source.data) or source.data
+        tokens = engine.model.tokenize(text)
+        if engine.model.detokenize(tokens) == text:
             bar.set_postfix_str("the model's ideal code length")
             extras["ideal_bpb"] = ideal_bits(engine.model, tokens, settings.window, keep, settings.threads) / len(source.data)
+            if text is not source.data:
+                extras["ideal_note"] = "ideal of the text with its CRLF line ends as LF, as nacrith codes it"
         else:  # partly binary: the model never sees those bytes, so a whole-file ideal would mean nothing
             extras["ideal_note"] = "no ideal: the tokenizer does not reproduce this file exactly (its non-text parts go to zstd)"
     if settings.ceiling and m.lanes:

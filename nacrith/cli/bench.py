@@ -173,11 +173,13 @@ def _ablation(sources: list[Source], lanes: int, window: int, model: str | None,
     from ..bench.ablation import ablation, describe as describe_ablation
 
     engine = api.engine(model, threads)
+    run_info = {**machine(), "threads": threads or machine()["usable_cores"]}
     out = []
     for source in sources:
         rows = ablation(engine, source.data, lanes, window)
         click.echo(describe_ablation(rows, source.name), err=json_path == "-")
-        out += [{"file": source.name, **row.as_dict()} for row in rows]
+        settings = {"lanes": lanes, "window": window, "model": engine.path.name, "run": run_info}
+        out += [{"file": source.name, "kind": "ablation", **row.as_dict(), **settings} for row in rows]
     if json_path:
         _write_json(out, json_path)
 
