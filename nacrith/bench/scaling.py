@@ -27,7 +27,8 @@ from .tables import grid, speed
 
 __all__ = ["ScalingPoint", "scaling", "render_scaling", "LANES", "WINDOWS"]
 
-LANES = (1, 4, 16, 32)
+LANES = (1, 4, 8, 16, 32)
+"""Lane counts measured: from one sequence to 32, the default 8 among them."""
 WINDOWS = (512, 1024, 2048)
 
 

@@ -73,7 +73,7 @@ def _sources(
 @click.option(
     "--scaling",
     is_flag=True,
-    help="Instead: bits per byte and speed for lanes 1/4/16/32 by window 512/1024/2048, each FILE cut into one chunk per lane.",
+    help="Instead: bits per byte and speed for lanes 1/4/8/16/32 by window 512/1024/2048, each FILE cut into one chunk per lane.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or notes.")
 @interruptible
