@@ -8,7 +8,6 @@ one group at a time, whatever the input size.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 from dataclasses import dataclass, field
@@ -278,24 +277,17 @@ class FrameEncoder:
         neural = [c for c in group if c.method in NEURAL_METHODS]
         p = self.params
         settings = LaneSettings(p.precision_bits, p.window, p.slide_keep, p.start_token)
-        if neural and p.ensemble is not None and self._ensemble is None:
-            self._ensemble = Ensemble(p.ensemble, self.engine.model.vocab_size, p.precision_bits)
-        while neural:
+        if neural:
+            if p.ensemble is not None and self._ensemble is None:
+                self._ensemble = Ensemble(p.ensemble, self.engine.model.vocab_size, p.precision_bits)
             evaluator = self.engine.evaluator(len(neural), p.window)
-            before = copy.deepcopy(self._ensemble)  # a group coded again must start from the same state
             self._lane_methods = [c.method for c in neural]
             payloads = encode_lanes(evaluator, [c.tokens for c in neural], settings, self._lane_progress, self._ensemble)
-            over = [c for c, payload in zip(neural, payloads) if len(payload) > neural_payload_bound(len(c.tokens), p.precision_bits)]
-            if not over:
-                for chunk, payload in zip(neural, payloads):
-                    chunk.payload = payload
-                break
-            self._ensemble = before
-            # Never write what the decoder must reject: zstd takes those chunks, and the rest are
-            # coded again, since their batches (and so their logits) change with fewer lanes.
-            for chunk in over:
-                chunk.method = _FALLBACK
-            neural = [c for c in neural if c.method in NEURAL_METHODS]
+            for chunk, payload in zip(neural, payloads):
+                # The bound holds for any frequencies >= 1 (container.neural_payload_bound): a payload
+                # over it would be a broken coder, never a chunk to send elsewhere.
+                assert len(payload) <= neural_payload_bound(len(chunk.tokens), p.precision_bits), (len(payload), len(chunk.tokens))
+                chunk.payload = payload
         entries, payloads = [], []
         for chunk in group:
             if chunk.method not in NEURAL_METHODS:

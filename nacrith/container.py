@@ -63,9 +63,14 @@ _MAX_VARINT_BYTES = 9  # 63 bits: more than any size this format describes
 
 
 def neural_payload_bound(tokens: int, precision_bits: int) -> int:
-    """Most payload bytes a neural chunk may have: each token costs at most ``precision`` bits
-    (frequency >= 1 of 2**precision), plus the coder's finish. The encoder falls back past it."""
-    return (tokens * precision_bits + 7) // 8 + 8
+    """Most payload bytes a neural chunk may have, a bound no coded chunk can exceed.
+
+    A frequency of at least 1 in ``2**precision`` costs at most ``precision`` bits, and the
+    coder's integer rounding less than 2 more: the interval it narrows spans more than
+    ``2**30`` of the state, so ``span // total >= 2**(30 - precision)`` (FORMAT.md, "Chunk
+    entry"). The finish adds 2 bits and a byte's padding, well inside the 8 spare bytes.
+    """
+    return (tokens * (precision_bits + 2) + 7) // 8 + 8
 
 
 def crc32(data: bytes, value: int = 0) -> int:

@@ -103,3 +103,28 @@ def test_finished_encoder_cannot_be_reused() -> None:
 def test_bad_intervals_are_refused(args: tuple[int, int, int]) -> None:
     with pytest.raises(ValueError, match="bad symbol interval"):
         ArithmeticEncoder().encode(*args)
+
+
+@pytest.mark.parametrize("precision", [24, 29, 30])
+def test_one_symbol_narrows_the_interval_by_less_than_precision_plus_two_bits(precision: int) -> None:
+    """What makes the container's neural payload bound (precision + 2 bits a token) a guarantee.
+
+    From any state, a symbol of frequency 1 shrinks the interval by at most a factor of
+    ``span / (span // total)`` (the coder's integer rounding), which is below ``2**(precision + 2)``
+    since the span exceeds 2**30. Measured on the encoder itself: the bits it emits plus what is
+    left of the interval. The largest factor seen exceeds ``2**precision``: rounding is real,
+    so ``precision`` bits a token would not be a bound.
+    """
+    total = 1 << precision
+    rng = np.random.default_rng(precision)
+    worst = 0.0
+    for _ in range(5000):
+        span = int(rng.integers((1 << 30) + 1, (1 << 32) + 1))
+        enc = ArithmeticEncoder()
+        enc._low, enc._high = 0, span - 1
+        enc.encode(int(rng.integers(0, total)), 1, total)
+        emitted = 8 * len(enc._out) + enc._nacc + enc._pending
+        left = enc._high - enc._low + 1
+        worst = max(worst, math.log2(span) + emitted - math.log2(left))
+    assert precision < worst < precision + 2
+

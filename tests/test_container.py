@@ -190,7 +190,7 @@ def test_header_round_trip(header: FrameHeader) -> None:
     [
         group(chunk(METHOD_STORED, 1, b"x")),
         group(chunk(METHOD_ZSTD, 128, b"z" * 127)),
-        group(chunk(METHOD_NEURAL, 64, b"\x80" * 38, tokens=10)),  # the largest payload 10 tokens may have
+        group(chunk(METHOD_NEURAL, 64, b"\x80" * 41, tokens=10)),  # the largest payload 10 tokens may have
         group(chunk(METHOD_NEURAL, 64, b"", tokens=64)),
         group(chunk(METHOD_NEURAL, 3, b"a", 1), chunk(METHOD_STORED, 128, bytes(128)), chunk(METHOD_NEURAL, 5, b"b", 2)),
         group(*[chunk(METHOD_STORED, 1, bytes([i % 256])) for i in range(MAX_GROUP_CHUNKS)]),
@@ -423,7 +423,7 @@ OUT_OF_BOUNDS = {
     "zstd payload as long as its length": ChunkEntry(METHOD_ZSTD, 5, 0, 5, 0),
     "neural chunk of no token": ChunkEntry(METHOD_NEURAL, 5, 0, 1, 0),
     "more tokens than bytes": ChunkEntry(METHOD_NEURAL, 5, 6, 1, 0),
-    "neural payload over its bound": ChunkEntry(METHOD_NEURAL, 64, 10, 39, 0),
+    "neural payload over its bound": ChunkEntry(METHOD_NEURAL, 64, 10, 42, 0),
     "huge neural payload": ChunkEntry(METHOD_NEURAL, 64, 10, (1 << 63) - 1, 0),
     "huge stored chunk": ChunkEntry(METHOD_STORED, (1 << 63) - 1, 0, (1 << 63) - 1, 0),
 }
@@ -452,7 +452,7 @@ def _varint(value: int) -> bytes:
 def test_neural_payload_bound_follows_tokens_and_precision() -> None:
     for precision, tokens in [(24, 10), (24, 1), (8, 3), (30, 7), (1, 1)]:
         params = _replace(SMALL, precision_bits=precision)
-        bound = (tokens * precision + 7) // 8 + 8
+        bound = (tokens * (precision + 2) + 7) // 8 + 8
         _read_group(group(chunk(METHOD_NEURAL, 64, bytes(bound), tokens=tokens)), params)
         with pytest.raises(CorruptArchiveError, match=f"exceeds {bound}"):
             _read_group(group(chunk(METHOD_NEURAL, 64, bytes(bound + 1), tokens=tokens)), params)
