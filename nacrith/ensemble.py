@@ -111,6 +111,22 @@ class Ensemble:
         context += _bucket(length, _MATCH_EDGES)
         return _Row(context, [0] + [k for k, _ in inputs], [p for _, p in inputs])
 
+    def winners(self, tokens: list[int]) -> list[str]:
+        """For each row of the last :meth:`frequencies`, the input that gave its token (``tokens[i]``)
+        the highest probability: ``"LLM"``, ``"n-gram order n"`` or ``"match"``. For explaining, not coding."""
+        weights, totals = self._weights, self._totals
+        assert weights is not None and totals is not None, "winners() without frequencies()"
+        out = []
+        for i, token in enumerate(tokens):
+            best, name = int(weights[i, token]) / int(totals[i]), "LLM"
+            row = self._pending[i] if self._pending else None
+            for k, probabilities in zip(row.available[1:], row.inputs) if row else ():
+                p = probabilities.get(token, 0.0)
+                if p > best:
+                    best, name = p, "match" if k == self._match_input else f"n-gram order {k}"
+            out.append(name)
+        return out
+
     def update(self, lanes: list[int], tokens: list[int]) -> None:
         """Learn the tokens just coded: ``tokens[i]`` in ``lanes[i]``, with the frequencies of the last call."""
         weights, totals = self._weights, self._totals

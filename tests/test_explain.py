@@ -137,6 +137,27 @@ def test_token_bits_add_up_to_the_ideal_code_length() -> None:
     assert costs.sum() == pytest.approx(ideal_bits(model, tokens, 32, 24, threads=1), rel=1e-9)
 
 
+def test_explain_with_the_ensemble_names_the_predictor_of_every_token() -> None:
+    """A text said three times: the ensemble pays less than the model alone, and the repeats are won
+    by its n-gram or match model; the model alone's column is its plain quantization."""
+    from nacrith.bench.costs import explain
+
+    text = b"The Owl and the Pussy-cat went to sea in a beautiful pea-green boat. " * 3
+    e = explain(text, window=64, threads=1)
+    alone = explain(text, window=64, threads=1, ensemble=None)
+    assert e.predictors is not None and e.model_bits is not None and alone.predictors is None
+    assert len(e.predictors) == len(e.tokens) == len(alone.tokens)
+    names = set(e.predictors)
+    assert "LLM" in names and names - {"LLM"} and all(n in ("LLM", "match") or n.startswith("n-gram order ") for n in names)
+    third = len(e.tokens) // 3
+    assert sum(n != "LLM" for n in e.predictors[-third:]) > sum(n != "LLM" for n in e.predictors[:third])
+    assert e.total_bits < float(e.model_bits.sum())
+    # the plain quantization costs what the float64 softmax does, but for its rounding
+    assert float(e.model_bits.sum()) == pytest.approx(alone.total_bits, rel=0.01)
+    assert e.model_bits_per_byte == pytest.approx(float(e.model_bits.sum()) / len(text))
+    assert "the language model alone" in render_html(e)
+
+
 def test_explain_command_writes_the_page(tmp_path: Path) -> None:
     source = tmp_path / "hostile.txt"
     source.write_bytes(HOSTILE)
@@ -144,7 +165,10 @@ def test_explain_command_writes_the_page(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["explain", "-T", "1", "--window", "64", "--top", "5", str(source), "--html", str(target)])
     assert result.exit_code == 0, result.output
     assert "bits per byte" in result.stdout and "costliest tokens" in result.stdout
+    assert "the language model alone:" in result.stdout and "won by: " in result.stdout
     assert f"wrote {target}" in result.stderr
+    plain = CliRunner().invoke(cli, ["explain", "-T", "1", "--window", "64", "--no-ensemble", str(source)])
+    assert plain.exit_code == 0 and "won by" not in plain.stdout and "language model alone" not in plain.stdout
     parsed = parse(target.read_text(encoding="utf-8"))
     assert "script" not in parsed.tags
     assert "".join(parsed.text_parts) == HOSTILE.decode().replace("\x00", "\u2400")

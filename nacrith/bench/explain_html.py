@@ -114,6 +114,9 @@ def _summary(e: Explanation) -> list[str]:
         ("bits per token", f"{e.bits_per_token:.3f}"),
         ("share of bits in the costliest 10% of tokens", f"{100 * e.top_share(0.10):.1f}%"),
     ]
+    alone = e.model_bits_per_byte
+    if alone is not None:
+        rows.insert(4, ("bits per byte, the language model alone", f"{alone:.3f}"))
     out = ['<table class="summary">']
     out += [f"<tr><th>{label}</th><td class=\"n\">{value}</td></tr>" for label, value in rows]
     out.append("</table>")

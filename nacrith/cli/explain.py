@@ -11,6 +11,7 @@ from .. import NacrithCompressor, NacrithError
 from ..bench.costs import Explanation, explain
 from ..bench.explain_html import render_html, token_text
 from ..constants import DEFAULT_WINDOW
+from ..ensemble_params import EnsembleParams
 from ..models.registry import DEFAULT_MODEL_FILE, MODEL_ENV
 from .report import Fatal, describe, interruptible, say
 
@@ -23,6 +24,12 @@ def _summary(e: Explanation, top: int) -> str:
         f"  {e.bits_per_byte:.3f} bits per byte, {e.bits_per_token:.3f} bits per token",
         f"  the costliest 10% of tokens carry {100 * e.top_share(0.10):.1f}% of the bits",
     ]
+    alone = e.model_bits_per_byte
+    if alone is not None:
+        saved = f", {100 * (1 - e.bits_per_byte / alone):.1f}% saved by the ensemble" if alone else ""
+        lines.insert(2, f"  the language model alone: {alone:.3f} bits per byte{saved}")
+        won = sorted(e.by_predictor().items(), key=lambda kv: -kv[1][1])
+        lines.append("  won by: " + ", ".join(f"{name} {count:,} tokens ({bits:,.0f} bits)" for name, (count, bits) in won))
     lines += [f"  note: {note}" for note in e.notes]
     if top and e.tokens:
         lines.append("  costliest tokens:")
@@ -38,15 +45,21 @@ def _summary(e: Explanation, top: int) -> str:
 @click.option("--top", type=click.IntRange(min=0), default=20, show_default=True, help="How many of the costliest tokens to list.")
 @click.option("--model", metavar="GGUF", type=click.Path(dir_okay=False), help=f"Model file (default: ${MODEL_ENV}, else the embedded {DEFAULT_MODEL_FILE}).")
 @click.option("-T", "--threads", type=click.IntRange(min=0), default=0, help="llama.cpp threads (0: every core this process may use).")
+@click.option("--ensemble/--no-ensemble", default=True, show_default=True, help="Costs of the ensemble coding uses, or of the model alone.")
 @interruptible
-def explain_command(file: str, html_path: str | None, window: int, limit: int | None, top: int, model: str | None, threads: int) -> None:
-    """Show where the bits go: what the model pays for each token of FILE.
+def explain_command(
+    file: str, html_path: str | None, window: int, limit: int | None, top: int, model: str | None, threads: int, ensemble: bool
+) -> None:
+    """Show where the bits go: what each token of FILE costs, and which predictor won it.
 
     Runs the model over FILE as one sequence with a sliding window, as coding does,
-    and prints a summary: total bits, bits per byte, the costliest tokens, and the
-    share of bits in the costliest tenth of them. With --html, also writes a
-    self-contained page with the text coloured by each token's cost (hover for the
-    bits), a legend, and the same summary.
+    with the ensemble coding uses (--no-ensemble: the model alone), and prints a
+    summary: total bits, bits per byte (and the model alone's), the costliest tokens,
+    the share of bits in the costliest tenth of them, and how many tokens each
+    predictor (the model, an n-gram order, the match model) gave the highest
+    probability. With --html, also writes a self-contained page with the text
+    coloured by each token's cost (hover for the bits and the predictor), a legend,
+    and the same summary.
 
     \b
     Examples:
@@ -70,7 +83,9 @@ def explain_command(file: str, html_path: str | None, window: int, limit: int | 
         raise Fatal(describe(exc)) from None
     name = "stdin" if file == "-" else Path(file).name
     try:
-        explanation = explain(data, name=name, model=model, window=window, threads=threads_or_none)
+        explanation = explain(
+            data, name=name, model=model, window=window, threads=threads_or_none, ensemble=EnsembleParams() if ensemble else None
+        )
     except NacrithError as exc:
         raise Fatal(f"{name}: {describe(exc)}") from None
     click.echo(_summary(explanation, top))
