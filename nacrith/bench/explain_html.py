@@ -201,7 +201,7 @@ def render_html(e: Explanation, *, top: int = 20) -> str:
         "<body>",
         f"<h1>Where the bits go: {name}</h1>",
         f'<p class="meta">Model {_visible(e.model)}; window {e.window} tokens, sliding to {e.keep}. '
-        "Each token's cost is the ideal code length -log2 p(token | context) under the model "
+        f"Each token's cost is the ideal code length -log2 p(token | context) under {'the ensemble nacrith codes with (the model alone, the LLM, is one of its predictors)' if e.predictors is not None else 'the model'} "
         "(an arithmetic coder spends within a fraction of a percent of it).</p>",
         *(f'<p class="note">{_visible(note)}</p>' for note in e.notes),
         '<section id="summary">',
