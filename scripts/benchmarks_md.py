@@ -65,12 +65,25 @@ def _variant(row: Row) -> tuple[Any, ...]:
     return (row.get("model"), row.get("lanes"), row.get("window"))
 
 
-def _machine(rows: Sequence[Row]) -> str:
+def _runs(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """The distinct runs (machine, date, software) the rows come from, in order of appearance."""
     runs: list[dict[str, Any]] = []
     for row in rows:
         run = row.get("run") or {}
         if run not in runs:
             runs.append(run)
+    return runs
+
+
+def _label(row: Row, runs: list[dict[str, Any]]) -> str:
+    """A row's file, with the run it was measured in when the tables mix runs (they may be years apart)."""
+    if len(runs) <= 1:
+        return row["file"]
+    return f"{row['file']} (run {runs.index(row.get('run') or {}) + 1})"
+
+
+def _machine(rows: Sequence[Row]) -> str:
+    runs = _runs(rows)
     parts = []
     for n, run in enumerate(runs, 1):
         software = ", ".join(
@@ -126,6 +139,8 @@ def render(rows: Sequence[Row]) -> str:
             print(f"benchmarks_md: {key[0]} / {key[1]}: several rows, using the last", file=sys.stderr)
         grid[key] = row
     size = {r["file"]: r["original_bytes"] for r in rows}
+    runs = _runs(rows)
+    label = {r["file"]: _label(r, runs) for r in reversed(rows)}  # a file's first row names its run
     has_ideal = any(r.get("ideal_bpb") for r in rows)
 
     spec = []  # (column, what): each compressor's bits per byte, and the model's ideal right after nacrith's
@@ -138,7 +153,7 @@ def render(rows: Sequence[Row]) -> str:
     for f in files:
         scores = [grid[(f, c)]["bpb"] for c in columns if (f, c) in grid and _ok(grid[(f, c)]) and grid[(f, c)].get("bpb") is not None]
         best = min(scores, default=None)
-        cells = [f, f"{size[f]:,}"]
+        cells = [label[f], f"{size[f]:,}"]
         for c, what in spec:
             row = grid.get((f, c))
             if what == "ideal":
@@ -153,7 +168,7 @@ def render(rows: Sequence[Row]) -> str:
 
     speed_rows = []
     for f in files:
-        cells = [f]
+        cells = [label[f]]
         for c in columns:
             row = grid.get((f, c))
             cells.append(_cell(row, f"{_speed(row.get('compress_kbps'))} / {_speed(row.get('decompress_kbps'))}" if row else "–"))
@@ -161,15 +176,16 @@ def render(rows: Sequence[Row]) -> str:
     out += ["### Speed, KB/s (1000 bytes), compress / decompress", "", _table(["file", *columns], speed_rows, [False] + [True] * len(columns)), ""]
 
     ours = [r for r in rows if r.get("key") == "nacrith" and r.get("tokens") is not None]
-    if ours:
+    modelled = [r for r in ours if r["tokens"]]  # a file that went wholly to zstd never met the model
+    if modelled:
         headers = ["file", "tokens", "bpb", "model's ideal", "vs ideal", "compress tok/s", "decompress tok/s", "ceiling tok/s", "compress / ceiling", "decompress / ceiling", "peak RSS"]
         if variants > 1:
             headers.insert(1, "settings")
         table = []
-        for r in ours:
+        for r in modelled:
             ideal, ceiling, bpb = r.get("ideal_bpb"), r.get("ceiling_tok_s"), r.get("bpb")
             cells = [
-                r["file"],
+                _label(r, runs),
                 f"{r['tokens']:,}",
                 _cell(r, f"{bpb:.3f}" if bpb is not None else "–"),
                 f"{ideal:.3f}" if ideal else "–",
@@ -187,11 +203,13 @@ def render(rows: Sequence[Row]) -> str:
         out += ["### nacrith against its model alone", "",
                 "The model's ideal is its cross-entropy on the whole file as one sequence with the same window: "
                 "the code length of an ideal coder with no chunking or container. The ceiling is llama.cpp stepping "
-                "the same number of lanes in lockstep with nothing else to do, measured in the same run. "
+                "the same number of lanes in lockstep with nothing else to do and every context full (between the "
+                "slide's keep and the window), measured in the same run; a file too short to fill its contexts can beat it. "
                 "Peak RSS is the process's when the round trip ended (it grows over a run, so a file's figure bounds it).", "",
                 _table(headers, table, [False] * (2 if variants > 1 else 1) + [True] * (len(headers) - (2 if variants > 1 else 1))), ""]
 
     notes = list(dict.fromkeys(f"- {r['file']}: {r['note']}" for r in rows if r.get("note") and r.get("status") == "ok"))
+    notes += [f"- {r['file']}: no text the model could code; nacrith stored it with zstd" for r in ours if not r["tokens"] and _ok(r)]
     notes += list(dict.fromkeys(f"- {r['file']}, model's ideal: {r['ideal_note']}" for r in ours if r.get("ideal_note")))
     problems = list(dict.fromkeys(f"- {r['file']}, {r['compressor']}: {r['status']} ({r.get('note') or 'the round trip changed the bytes'})" for r in rows if not _ok(r)))
     if notes:

@@ -371,3 +371,22 @@ def test_benchmarks_md_updates_the_tables_between_the_markers(tmp_path: Path, ca
     doc.write_text("# no markers\n")
     assert module.main(["--update", str(doc), str(results)]) == 1
     assert "expected one line" in capsys.readouterr().err
+
+
+def test_benchmarks_md_names_the_run_of_each_row_and_leaves_stored_files_out_of_the_model_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = load_benchmarks_md()
+    def nacrith_row(name: str, tokens: int, run: dict) -> dict:
+        return {"file": name, "compressor": "nacrith", "key": "nacrith", "original_bytes": 1000, "compressed_bytes": 150, "bpb": 1.2,
+                "verified": True, "status": "ok", "tokens": tokens, "compress_tok_s": 50.0 if tokens else 0.0,
+                "decompress_tok_s": 50.0 if tokens else 0.0, "ceiling_tok_s": 60.0 if tokens else None, "lanes": 8, "lanes_used": 1,
+                "window": 1024, "model": "m.gguf", "run": run}
+    old, new = {"cpu": "Old CPU", "date": "2026-01-01"}, {"cpu": "New CPU", "date": "2026-02-01"}
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps([nacrith_row("a.txt", 250, new), nacrith_row("table.xls", 0, new), nacrith_row("e8", 300, old)]))
+    assert module.main([str(results)]) == 0
+    md = capsys.readouterr().out
+    assert "**Machine (run 1)**" in md and "**Machine (run 2)**" in md
+    assert "| a.txt (run 1) | 1,000 | **1.200** |" in md and "| e8 (run 2) | 300 |" in md
+    model_table = md.split("### nacrith against its model alone")[1]
+    assert "table.xls" not in model_table.split("Notes:")[0]
+    assert "- table.xls: no text the model could code; nacrith stored it with zstd" in md
