@@ -195,10 +195,12 @@ def _scaling(sources: list[Source], model: str | None, threads: int | None, json
             if not quiet:
                 say(f"{name}: lanes {p.lanes}, window {p.window}: {p.bpb:.4f} bpb, "
                     f"{p.compress_tok_s:.1f} / {p.decompress_tok_s:.1f} tok/s, ceiling {p.ceiling_tok_s:.1f}")
+            out.append({"file": name, "kind": "scaling", **p.as_dict(), "run": run_info})
+            if json_path and json_path != "-":
+                _write_json(out, json_path)  # an hour-long run stopped midway keeps the points it measured
 
         points = scaling(source.data, model=model, threads=threads, done=done)
         click.echo(render_scaling(points, source.name), err=json_path == "-")
-        out += [{"file": source.name, "kind": "scaling", **p.as_dict(), "run": run_info} for p in points]
         failed += [f"{source.name}: lanes {p.lanes}, window {p.window}: the round trip changed the bytes" for p in points if not p.verified]
     if json_path:
         _write_json(out, json_path)
