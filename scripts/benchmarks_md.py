@@ -82,8 +82,7 @@ def _label(row: Row, runs: list[dict[str, Any]]) -> str:
     return f"{row['file']} (run {runs.index(row.get('run') or {}) + 1})"
 
 
-def _machine(rows: Sequence[Row]) -> str:
-    runs = _runs(rows)
+def _machine(rows: Sequence[Row], runs: list[dict[str, Any]]) -> str:
     parts = []
     for n, run in enumerate(runs, 1):
         software = ", ".join(
@@ -164,7 +163,7 @@ def render(rows: Sequence[Row]) -> str:
             cells.append(_cell(row, "–" if bpb is None else (f"**{bpb:.3f}**" if bpb == best else f"{bpb:.3f}")))
         bpb_rows.append(cells)
     width = len(headers)
-    out = [_machine(rows), "", "### Bits per byte (lower is better)", "", _table(headers, bpb_rows, [False] + [True] * (width - 1)), ""]
+    out = [_machine(rows, runs), "", "### Bits per byte (lower is better)", "", _table(headers, bpb_rows, [False] + [True] * (width - 1)), ""]
 
     speed_rows = []
     for f in files:

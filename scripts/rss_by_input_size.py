@@ -9,11 +9,13 @@ import resource, sys, time
 import nacrith
 size = int(sys.argv[1])
 data = open(sys.argv[2] if len(sys.argv) > 2 else "corpora/alice29.txt", "rb").read()[:size]
-c = nacrith.NacrithCompressor(lanes=4, window=256, chunk_bytes=1024)
+LANES, CHUNK, WRITE = 4, 1024, 4096
+c = nacrith.NacrithCompressor(lanes=LANES, window=256, chunk_bytes=CHUNK)
 began = time.perf_counter()
 out = 0
-for i in range(0, len(data), 4096):
-    out += len(c.compress(data[i:i + 4096]))
+for i in range(0, len(data), WRITE):
+    out += len(c.compress(data[i:i + WRITE]))
 out += len(c.flush())
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"{size} bytes -> {out} bytes ({8*out/size:.3f} bpb), groups {-(-size // 4096)}, {time.perf_counter()-began:.0f} s, peak RSS {rss:.0f} MiB", flush=True)
+groups = -(-size // (LANES * CHUNK))
+print(f"{size} bytes -> {out} bytes ({8*out/size:.3f} bpb), groups {groups}, {time.perf_counter()-began:.0f} s, peak RSS {rss:.0f} MiB", flush=True)
