@@ -5,12 +5,14 @@
 True
 
 The API follows the stdlib ``lzma`` module: one-shot ``compress``/``decompress``,
-reusable ``NacrithCompressor``/``NacrithDecompressor``, ``open`` for files, and one
-error family rooted at ``NacrithError``.
+reusable ``NacrithCompressor``/``NacrithDecompressor``, ``open`` for files, ``inspect``
+for what an archive holds without decoding it, and one error family rooted at ``NacrithError``.
 """
 
-from .api import NacrithCompressor, NacrithDecompressor, NacrithFile, compress, decompress, open
-from .ensemble_params import EnsembleParams
+from .api import ModelFile, NacrithCompressor, NacrithDecompressor, compress, decompress, resolve_model
+from .file import NacrithFile, open
+from .inspect import ArchiveInfo, ChunkInfo, FrameInfo, inspect
+from .neural.params import EnsembleParams
 from .errors import (
     CorruptArchiveError,
     ModelMismatchError,
@@ -29,6 +31,12 @@ __all__ = [
     "NacrithCompressor",
     "NacrithDecompressor",
     "NacrithFile",
+    "inspect",
+    "ArchiveInfo",
+    "FrameInfo",
+    "ChunkInfo",
+    "resolve_model",
+    "ModelFile",
     "EnsembleParams",
     "NacrithError",
     "CorruptArchiveError",

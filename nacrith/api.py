@@ -1,35 +1,44 @@
 """The Python API, shaped like the stdlib ``lzma`` module.
 
-``compress``/``decompress`` are thin wrappers over the reusable ``NacrithCompressor``
-and ``NacrithDecompressor``; ``open`` gives a file object over either. Options are
+``compress``/``decompress`` are thin wrappers over the reusable ``NacrithCompressor`` and
+``NacrithDecompressor``; :mod:`.file` gives file objects over them. Options are
 keyword-only; bad arguments raise ``ValueError``; everything else is a ``NacrithError``.
+
+The decompressor is the one decoder path: one-shot decompression, file objects and the
+command line all feed it, so concatenated archives, trailing data and truncation are
+judged in one place.
 """
 
 from __future__ import annotations
 
-import builtins
-import io
 import os
-from typing import IO, Any, BinaryIO
+from dataclasses import dataclass
+from pathlib import Path
 
-from .codec import Engine, FrameDecoder, FrameEncoder, Options, Progress, decode_frames
-from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_WINDOW
+from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_WINDOW, MAGIC
 from .container import FrameReader
-from .ensemble_params import EnsembleParams
-from .errors import TruncatedArchiveError
+from .engine import shared_engine
+from .errors import CorruptArchiveError, TruncatedArchiveError
+from .frames import FrameDecoder, FrameEncoder, Progress
+from .neural.params import EnsembleParams
+from .options import Options, ensemble_params
 
-__all__ = ["compress", "decompress", "NacrithCompressor", "NacrithDecompressor", "NacrithFile", "open", "engine"]
-
-_engines: dict[tuple[str, int | None], Engine] = {}
+__all__ = ["compress", "decompress", "NacrithCompressor", "NacrithDecompressor", "ModelFile", "resolve_model"]
 
 
-def engine(model: str | os.PathLike[str] | None = None, threads: int | None = None) -> Engine:
-    """The shared engine for a model file: loading a model and its contexts once per process, not per call."""
-    probe = Engine(model, threads)
-    key = (f"{probe.path.resolve()}:{probe.fingerprint.hex()}", threads)
-    if key not in _engines:
-        _engines[key] = probe
-    return _engines[key]
+@dataclass(frozen=True)
+class ModelFile:
+    """A model file as an archive names it: where it is and its fingerprint (no model is loaded)."""
+
+    path: Path
+    fingerprint: bytes
+
+
+def resolve_model(model: str | os.PathLike[str] | None = None) -> ModelFile:
+    """The model file ``model=`` names (a path, a preset name, or None for $NACRITH_MODEL or the
+    embedded default); raises :class:`~nacrith.ModelNotFoundError` when there is none."""
+    engine = shared_engine(model)
+    return ModelFile(engine.path, engine.fingerprint)
 
 
 class NacrithCompressor:
@@ -52,11 +61,12 @@ class NacrithCompressor:
         progress: Progress | None = None,
     ) -> None:
         """``ensemble``: True for the default models mixed with the LLM, False for the LLM alone,
-        or an :class:`EnsembleParams` of your own (all of it is stored in the archive)."""
-        options = Options(lanes=lanes, window=window, chunk_bytes=chunk_bytes, ensemble=_ensemble_params(ensemble))
+        or an :class:`EnsembleParams` of your own (all of it is stored in the archive).
+        ``content_size``: the input's size, when known, recorded in the header and checked."""
+        options = Options(lanes=lanes, window=window, chunk_bytes=chunk_bytes, ensemble=ensemble_params(ensemble))
         if content_size is not None and content_size < 0:
             raise ValueError("content_size must be >= 0")
-        self._encoder = FrameEncoder(engine(model, threads), options, content_size, progress)
+        self._encoder = FrameEncoder(shared_engine(model, threads), options, content_size, progress)
         self._finished = False
 
     def compress(self, data: bytes) -> bytes:
@@ -71,16 +81,8 @@ class NacrithCompressor:
         return self._encoder.finish()
 
 
-def _ensemble_params(ensemble: bool | EnsembleParams) -> EnsembleParams | None:
-    if isinstance(ensemble, EnsembleParams):
-        return ensemble
-    if isinstance(ensemble, bool):
-        return EnsembleParams() if ensemble else None
-    raise TypeError(f"ensemble must be True, False or an EnsembleParams, not {type(ensemble).__name__}")
-
-
-class _ViewStream:
-    """Reads a bytearray without copying all of it (io.BytesIO would, once per block)."""
+class _View:
+    """Reads a bytearray from a position without copying all of it (io.BytesIO would, once per block)."""
 
     def __init__(self, buffer: bytearray) -> None:
         self._buffer = buffer
@@ -95,44 +97,102 @@ class _ViewStream:
 
 
 class NacrithDecompressor:
-    """Decompresses one archive incrementally. Bytes after its end go to ``unused_data``, as in lzma."""
+    """Decompresses an archive incrementally, like ``lzma.LZMADecompressor``.
 
-    def __init__(self, *, model: str | os.PathLike[str] | None = None, threads: int | None = None, progress: Progress | None = None) -> None:
+    By default it reads one frame: bytes after its end go to ``unused_data`` and ``eof`` is
+    set. With ``read_across_frames=True`` it reads concatenated archives (``cat a.nacr b.nacr``)
+    as one content, as ``nacrith.decompress`` and the command line do: bytes after an end block
+    must begin another frame (else :class:`~nacrith.CorruptArchiveError`, naming the byte),
+    and ``eof`` says whether the input so far ends exactly after an end block.
+
+    ``decompress(data, max_length)`` returns at most ``max_length`` bytes when it is not
+    negative; the rest waits, and ``needs_input`` is False until it has been taken (call
+    again with ``b""``). A group is decoded whole, so the work of one call is one group.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str | os.PathLike[str] | None = None,
+        threads: int | None = None,
+        progress: Progress | None = None,
+        read_across_frames: bool = False,
+    ) -> None:
         self._model = model
         self._threads = threads
         self._progress = progress
-        self._buffer = bytearray()
-        self._decoder: FrameDecoder | None = None
-        self.eof = False
+        self._across = read_across_frames
+        self._input = bytearray()
+        """Archive bytes received and not yet parsed."""
+        self._output = bytearray()
+        """Decoded bytes not yet returned (``max_length``)."""
+        self._parsed = 0
+        """Archive bytes parsed so far: offsets in messages count from the first byte given."""
+        self._frame: FrameDecoder | None = None
+        self._frames_done = 0
+        self._ended = False
+        self._needs_input = True
         self.unused_data = b""
 
     @property
-    def needs_input(self) -> bool:
-        return not self.eof
+    def eof(self) -> bool:
+        """One frame: its end block was read. Across frames: the input so far ends right after an end block."""
+        if self._across:
+            return self._frames_done > 0 and self._frame is None and not self._input
+        return self._ended
 
-    def decompress(self, data: bytes) -> bytes:
-        if self.eof:
+    @property
+    def needs_input(self) -> bool:
+        return self._needs_input and not self._ended
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes:
+        if self._ended:
             raise EOFError("already at end of stream")
-        self._buffer += data
-        out = bytearray()
-        while not self.eof:
-            reader = FrameReader(_ViewStream(self._buffer))
-            try:
-                if self._decoder is None:
-                    header = reader.read_header()
-                    self._decoder = FrameDecoder(header, lambda: engine(self._model, self._threads), self._progress)
-                else:
-                    reader.header = self._decoder.header
-                    block = reader.read_block()
-                    out += self._decoder.decode(block)
-                    self.eof = self._decoder.finished
-            except TruncatedArchiveError:
-                break  # wait for more input
-            del self._buffer[: reader.offset]
-        if self.eof:
-            self.unused_data = bytes(self._buffer)
-            self._buffer.clear()
-        return bytes(out)
+        self._input += data
+        while (max_length < 0 or len(self._output) < max_length) and self._parse_next():
+            pass
+        limit = len(self._output) if max_length < 0 else max_length
+        out = bytes(self._output[:limit])
+        del self._output[:limit]
+        # More may be ready without new input: output held back, or input not yet parsed for it.
+        self._needs_input = not self._output and (max_length < 0 or len(out) < max_length)
+        return out
+
+    def _parse_next(self) -> bool:
+        """Read one header or block from the input and decode it; False when none is complete yet."""
+        if self._ended or not self._input:
+            return False
+        reader = FrameReader(_View(self._input), self._parsed)
+        try:
+            if self._frame is None:
+                if self._frames_done and not MAGIC.startswith(bytes(self._input[: len(MAGIC)])):
+                    raise CorruptArchiveError(f"unexpected data after the end of the archive at byte {self._parsed}")
+                self._frame = FrameDecoder(reader.read_header(), self._engine, self._progress)
+            else:
+                reader.header = self._frame.header
+                self._output += self._frame.decode(reader.read_block())
+        except TruncatedArchiveError:
+            return False  # wait for more input
+        del self._input[: reader.offset - self._parsed]
+        self._parsed = reader.offset
+        if self._frame is not None and self._frame.finished:
+            self._frame = None
+            self._frames_done += 1
+            if not self._across:
+                self._ended = True
+                self.unused_data = bytes(self._input)
+                self._input.clear()
+        return True
+
+    def _engine(self):  # -> Engine; called on the first neural chunk only
+        return shared_engine(self._model, self._threads)
+
+    def check_complete(self) -> None:
+        """Raise :class:`~nacrith.TruncatedArchiveError` unless the input given so far is a whole archive."""
+        if not self.eof:
+            if not self._parsed and not self._input and not self._frames_done:
+                raise TruncatedArchiveError("empty input: no archive")
+            raise TruncatedArchiveError("truncated archive: the input ends before the archive's end block")
 
 
 def compress(
@@ -170,104 +230,7 @@ def decompress(
 ) -> bytes:
     """Decompress a whole archive, or several concatenated ones into the concatenation of their
     contents (as lzma.decompress does). Trailing garbage, truncation and damage raise a NacrithError."""
-    return b"".join(decode_frames(io.BytesIO(bytes(data)), lambda: engine(model, threads), progress))
-
-
-class NacrithFile(io.BufferedIOBase):
-    """A file object over an archive: read decodes group by group; write codes as groups fill."""
-
-    def __init__(self, filename: str | bytes | os.PathLike[Any] | BinaryIO, mode: str = "rb", **options: Any) -> None:
-        if mode not in ("r", "rb", "w", "wb", "x", "xb"):
-            raise ValueError(f"invalid mode: {mode!r}")
-        self._mode = mode.rstrip("b")
-        if isinstance(filename, (str, bytes, os.PathLike)):
-            self._fp: BinaryIO = builtins.open(filename, self._mode + "b")
-            self._owns = True
-        elif hasattr(filename, "read" if self._mode == "r" else "write"):
-            self._fp = filename
-            self._owns = False
-        else:
-            raise TypeError("filename must be a path or a file object")
-        if self._mode == "r":
-            read_options = {k: v for k, v in options.items() if k in ("model", "threads", "progress")}
-            self._chunks = decode_frames(self._fp, lambda: engine(read_options.get("model"), read_options.get("threads")), read_options.get("progress"))
-            self._buffer = b""
-            self._pos = 0
-        else:
-            self._compressor = NacrithCompressor(**options)
-
-    def readable(self) -> bool:
-        return self._mode == "r"
-
-    def writable(self) -> bool:
-        return self._mode != "r"
-
-    def read(self, size: int | None = -1) -> bytes:
-        self._check("r")
-        parts = []
-        want = -1 if size is None or size < 0 else size
-        while want != 0:
-            if self._pos >= len(self._buffer):
-                try:
-                    self._buffer, self._pos = next(self._chunks), 0
-                except StopIteration:
-                    break
-            take = len(self._buffer) - self._pos if want < 0 else min(want, len(self._buffer) - self._pos)
-            parts.append(self._buffer[self._pos : self._pos + take])
-            self._pos += take
-            if want > 0:
-                want -= take
-        return b"".join(parts)
-
-    def read1(self, size: int = -1) -> bytes:
-        return self.read(size)
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def write(self, data: Any) -> int:
-        self._check("w")
-        data = bytes(data)
-        self._fp.write(self._compressor.compress(data))
-        return len(data)
-
-    def _check(self, want: str) -> None:
-        if self.closed:
-            raise ValueError("I/O operation on closed file")
-        if (want == "r") != (self._mode == "r"):
-            raise io.UnsupportedOperation("not " + ("readable" if want == "r" else "writable"))
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        try:
-            if self._mode != "r":
-                self._fp.write(self._compressor.flush())
-        finally:
-            try:
-                if self._owns:
-                    self._fp.close()
-            finally:
-                super().close()
-
-
-def open(
-    filename: str | bytes | os.PathLike[Any] | BinaryIO,
-    mode: str = "rb",
-    *,
-    encoding: str | None = None,
-    errors: str | None = None,
-    newline: str | None = None,
-    **options: Any,
-) -> NacrithFile | IO[str]:
-    """Open an archive in binary ("rb", "wb", "xb") or text ("rt", "wt", ...) mode, like lzma.open."""
-    if "t" in mode:
-        if "b" in mode:
-            raise ValueError(f"invalid mode: {mode!r}")
-        binary = NacrithFile(filename, mode.replace("t", ""), **options)
-        return io.TextIOWrapper(binary, encoding, errors, newline)
-    if encoding is not None or errors is not None or newline is not None:
-        raise ValueError("encoding, errors and newline are for text mode only")
-    return NacrithFile(filename, mode, **options)
+    d = NacrithDecompressor(model=model, threads=threads, progress=progress, read_across_frames=True)
+    out = d.decompress(bytes(data))
+    d.check_complete()
+    return out

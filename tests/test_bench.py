@@ -21,6 +21,7 @@ from nacrith.bench import baselines, corpora
 from nacrith.bench.compare import NacrithSettings, Row, Source, run
 from nacrith.bench.tables import render
 from nacrith.cli import cli
+from nacrith.engine import shared_engine
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -265,12 +266,11 @@ def test_ablation_charges_each_variant_its_own_code_length(english: bytes) -> No
     import io
 
     import nacrith
-    from nacrith import api
     from nacrith.bench.ablation import ablation, describe
     from nacrith.container import NEURAL_METHODS, FrameReader, Group
 
     text = english * 2
-    rows = ablation(api.engine(), text, lanes=2, window=64)
+    rows = ablation(shared_engine(), text, lanes=2, window=64)
     names = [r.variant for r in rows]
     assert names[:2] == ["LLM alone, CRLF kept", "default, CRLF kept"] and "LLM alone" in names
     assert {"+ bias, n-gram, match (default)", "default, mixer with one weight set", "default, mixer weights not learned"} <= set(names)
@@ -308,13 +308,12 @@ def test_bench_ablation_command(text_file: Path, tmp_path: Path) -> None:
 
 def test_ideal_of_crlf_text_is_of_the_lf_stream_nacrith_codes() -> None:
     """The gap to the ideal shows what chunking and coding cost, not what the CRLF transform won."""
-    from nacrith import api
     from nacrith.bench.model_limits import ideal_bits
 
     crlf = TEXT.replace(b"\n", b"\r\n")
     settings = NacrithSettings(window=32, threads=1, ceiling=False)
     [row] = list(run([Source("crlf.txt", crlf)], ["nacrith"], settings))
-    model = api.engine(None, 1).model
+    model = shared_engine(None, 1).model
     lf_ideal = ideal_bits(model, model.tokenize(TEXT), 32, 24, 1) / len(crlf)
     assert row.nacrith["ideal_bpb"] == pytest.approx(lf_ideal)
     assert "as LF" in row.nacrith["ideal_note"]

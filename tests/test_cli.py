@@ -442,7 +442,34 @@ def test_process_refuses_to_write_compressed_data_to_a_real_terminal() -> None:
     assert b"refusing to write compressed data to a terminal" in result.stderr
 
 
-def test_process_ctrl_c_exits_130_and_leaves_no_partial_output(tmp_path: Path) -> None:
+def _open_outputs(pid: int, folder: Path) -> list[str]:
+    """Files in ``folder`` that process ``pid`` holds open for writing, named or not (an O_TMPFILE shows as deleted)."""
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+            flags = int(Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text().split("flags:")[1].split()[0], 8)
+        except (OSError, IndexError, ValueError):
+            continue
+        if target.startswith(str(folder)) and flags & (os.O_WRONLY | os.O_RDWR):
+            found.append(target)
+    return found
+
+
+@pytest.mark.parametrize(
+    "signum, status, message",
+    [
+        (signal.SIGINT, 130, b"nacrith: interrupted\n"),
+        (signal.SIGTERM, 128 + signal.SIGTERM, b"nacrith: terminated by SIGTERM\n"),
+        (signal.SIGHUP, 128 + signal.SIGHUP, b"nacrith: terminated by SIGHUP\n"),
+        (signal.SIGKILL, -signal.SIGKILL, b""),
+    ],
+)
+def test_process_killed_mid_work_leaves_no_partial_output(tmp_path: Path, signum: int, status: int, message: bytes) -> None:
+    """Ctrl-C, kill and a closed terminal unwind and clean up; even SIGKILL, which nothing can catch, leaves
+    no file behind: the output has no name until it is complete."""
+    if not Path("/proc/self/fdinfo").is_dir():
+        pytest.skip("needs /proc to see the output being written")
     source = tmp_path / "long.txt"
     source.write_bytes(TEXT * 40)  # minutes of work at full window: it will not finish first
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -453,15 +480,15 @@ def test_process_ctrl_c_exits_130_and_leaves_no_partial_output(tmp_path: Path) -
     )
     try:
         deadline = time.monotonic() + 30
-        while not leftovers(tmp_path) and time.monotonic() < deadline and process.poll() is None:
+        while not _open_outputs(process.pid, tmp_path) and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
-        assert leftovers(tmp_path), "the temporary output never appeared"
+        assert _open_outputs(process.pid, tmp_path), "the output was never opened"
         time.sleep(0.5)  # into the model's work
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         _, stderr = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 130, stderr
-    assert stderr.endswith(b"nacrith: interrupted\n")
+    assert process.returncode == status, stderr
+    assert stderr.endswith(message)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.txt"]

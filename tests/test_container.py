@@ -93,7 +93,7 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args, **kwargs):
         raise NeedsModel("this test decodes without a model")
 
-    monkeypatch.setattr(nacrith.api, "engine", refuse)
+    monkeypatch.setattr(nacrith.api, "shared_engine", refuse)
 
 
 # --- golden bytes ----------------------------------------------------------------------------
@@ -342,7 +342,7 @@ def test_parameters_at_their_bounds_are_accepted(params: CodingParams) -> None:
 
 
 def test_ensemble_parameters_round_trip_and_set_flag_bit_2() -> None:
-    from nacrith.ensemble_params import EnsembleParams
+    from nacrith.neural.params import EnsembleParams
 
     params = _replace(SMALL, ensemble=EnsembleParams(ngram_orders=3, bias_rate=1))
     data = write_header(FrameHeader(MODEL, params))
@@ -362,7 +362,7 @@ def test_ensemble_parameters_round_trip_and_set_flag_bit_2() -> None:
     ],
 )
 def test_impossible_ensemble_parameters_are_rejected_before_any_allocation(changes: dict, named: str) -> None:
-    from nacrith.ensemble_params import EnsembleParams
+    from nacrith.neural.params import EnsembleParams
 
     params = _replace(SMALL, ensemble=EnsembleParams(**changes))
     with pytest.raises(CorruptArchiveError, match=named):
@@ -370,7 +370,7 @@ def test_impossible_ensemble_parameters_are_rejected_before_any_allocation(chang
 
 
 def test_a_header_cut_inside_the_ensemble_parameters_is_truncated() -> None:
-    from nacrith.ensemble_params import EnsembleParams
+    from nacrith.neural.params import EnsembleParams
 
     data = write_header(FrameHeader(MODEL, _replace(SMALL, ensemble=EnsembleParams())))
     with pytest.raises(TruncatedArchiveError, match="ensemble parameter"):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
 import pytest
 
 from nacrith.coder.cdf import check_frequencies, quantize
-from nacrith.ensemble import Ensemble
-from nacrith.ensemble_params import MAX_MEMORY, EnsembleParams
-from nacrith.lockstep import LaneSettings, decode_lanes, encode_lanes
+from nacrith.neural.ensemble import Ensemble
+from nacrith.neural.params import MAX_MEMORY, EnsembleParams
+from nacrith.container import CodingParams
+from nacrith.neural.lanes import decode_group, encode_group
 from nacrith.models.bias import BiasHead
 from nacrith.models.match import MatchModel
 from nacrith.models.mixer import Mixer
@@ -19,7 +19,7 @@ from nacrith.models.ngram import FOLLOWERS, NgramModel
 from tests.conftest import FakePredictor
 
 SMALL = EnsembleParams(ngram_orders=4, ngram_table_bits=10, match_min_length=3, match_table_bits=10, history_bits=12)
-SETTINGS = LaneSettings(precision_bits=24, window=16, slide_keep=12, start_token=299)
+SETTINGS = CodingParams(precision_bits=24, lanes=8, window=16, slide_keep=12, chunk_bytes=1 << 16, start_token=299)
 
 
 def _repetitive_lanes(seed: int, lengths: list[int], vocab: int = 299) -> list[list[int]]:
@@ -37,7 +37,7 @@ def _repetitive_lanes(seed: int, lengths: list[int], vocab: int = 299) -> list[l
 
 def _cost(predictor: FakePredictor, tokens: list[list[int]], ensemble: Ensemble | None) -> float:
     bits = []
-    encode_lanes(predictor, tokens, SETTINGS, lambda lanes, coded, b: bits.append(b), ensemble)
+    encode_group(predictor, tokens, SETTINGS, progress=lambda lanes, coded, b: bits.append(b), ensemble=ensemble)
     return sum(bits)
 
 
@@ -65,8 +65,8 @@ def test_nonfinite_logits_are_rejected() -> None:
 def test_round_trip_with_every_model_on(lengths: list[int]) -> None:
     tokens = _repetitive_lanes(len(lengths), lengths)
     enc, dec = Ensemble(SMALL, 300, 24), Ensemble(SMALL, 300, 24)
-    payloads = encode_lanes(FakePredictor(), tokens, SETTINGS, ensemble=enc)
-    assert decode_lanes(FakePredictor(), payloads, lengths, SETTINGS, ensemble=dec) == tokens
+    payloads = encode_group(FakePredictor(), tokens, SETTINGS, ensemble=enc)
+    assert decode_group(FakePredictor(), payloads, lengths, SETTINGS, ensemble=dec) == tokens
     assert np.array_equal(enc.bias.bias, dec.bias.bias)  # the two evolved identically, bit for bit
     assert enc.mixer.weights == dec.mixer.weights
 
@@ -75,15 +75,15 @@ def test_state_carries_over_groups_identically() -> None:
     groups = [_repetitive_lanes(seed, [80, 50]) for seed in (1, 1, 2)]
     enc, dec = Ensemble(SMALL, 300, 24), Ensemble(SMALL, 300, 24)
     for tokens in groups:
-        payloads = encode_lanes(FakePredictor(), tokens, SETTINGS, ensemble=enc)
-        assert decode_lanes(FakePredictor(), payloads, [len(t) for t in tokens], SETTINGS, ensemble=dec) == tokens
+        payloads = encode_group(FakePredictor(), tokens, SETTINGS, ensemble=enc)
+        assert decode_group(FakePredictor(), payloads, [len(t) for t in tokens], SETTINGS, ensemble=dec) == tokens
 
 
 def test_a_decoder_with_other_parameters_does_not_decode() -> None:
     tokens = _repetitive_lanes(3, [200])
-    payloads = encode_lanes(FakePredictor(), tokens, SETTINGS, ensemble=Ensemble(SMALL, 300, 24))
+    payloads = encode_group(FakePredictor(), tokens, SETTINGS, ensemble=Ensemble(SMALL, 300, 24))
     other = Ensemble(EnsembleParams(**{**SMALL.__dict__, "mixer_rate": SMALL.mixer_rate + 1}), 300, 24)
-    assert decode_lanes(FakePredictor(), payloads, [200], SETTINGS, ensemble=other) != tokens
+    assert decode_group(FakePredictor(), payloads, [200], SETTINGS, ensemble=other) != tokens
 
 
 def test_the_ensemble_learns_repetitive_text() -> None:
@@ -179,14 +179,3 @@ def test_parameters_out_of_range_are_named() -> None:
     big = EnsembleParams(ngram_orders=16, ngram_table_bits=22)
     assert big.memory_bytes > MAX_MEMORY
     assert any("MiB" in p for p in big.problems())
-
-
-def test_a_copied_ensemble_evolves_like_the_original() -> None:
-    """The encoder snapshots the ensemble before a group it may have to code again."""
-    tokens = _repetitive_lanes(6, [60, 60])
-    first = Ensemble(SMALL, 300, 24)
-    encode_lanes(FakePredictor(), tokens, SETTINGS, ensemble=first)
-    second = copy.deepcopy(first)
-    a = encode_lanes(FakePredictor(), tokens, SETTINGS, ensemble=first)
-    b = encode_lanes(FakePredictor(), tokens, SETTINGS, ensemble=second)
-    assert a == b

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from nacrith.bench.costs import Explanation, token_bits
 from nacrith.bench.explain_html import BUCKETS, bucket, render_html
 from nacrith.cli import cli
+from nacrith.engine import shared_engine
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "wbr"}
 
@@ -126,10 +127,9 @@ def test_predictor_hook() -> None:
 
 
 def test_token_bits_add_up_to_the_ideal_code_length() -> None:
-    from nacrith import api
     from nacrith.bench.model_limits import ideal_bits
 
-    model = api.engine(None, 1).model
+    model = shared_engine(None, 1).model
     tokens = model.tokenize(HOSTILE * 2)[:-1]
     assert len(tokens) % 8 != 0  # a last block shorter than the others
     costs = token_bits(model, tokens, 32, 24, threads=1)

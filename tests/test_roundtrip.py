@@ -95,11 +95,12 @@ def test_crlf_text_is_coded_as_lf_only_when_that_is_exact(text: bytes, method: i
 
 
 def test_crlf_as_lf_costs_fewer_bits(alice: bytes) -> None:
-    from nacrith.codec import FrameEncoder, Options
-    from nacrith.api import engine
+    from nacrith.engine import shared_engine
+    from nacrith.frames import FrameEncoder
+    from nacrith.options import Options
 
     def size(crlf: bool) -> int:
-        encoder = FrameEncoder(engine(), Options(lanes=1, window=256, crlf=crlf, ensemble=None))
+        encoder = FrameEncoder(shared_engine(), Options(lanes=1, window=256, crlf=crlf, ensemble=None))
         return len(encoder.write(alice[2000:4500]) + encoder.finish())
 
     assert size(True) < 0.97 * size(False)

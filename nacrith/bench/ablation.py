@@ -17,12 +17,15 @@ from typing import Callable, Union
 
 import numpy as np
 
-from ..codec import Engine, FrameEncoder, Options
-from ..coder.cdf import quantize
-from ..container import NEURAL_METHODS
-from ..ensemble import Ensemble
-from ..ensemble_params import EnsembleParams
-from ..lockstep import LaneSettings, _feed, _schedule
+from ..constants import PRECISION_BITS
+from ..container import CodingParams
+from ..engine import Engine
+from ..frames.plan import group_chunks, plan_chunks
+from ..neural.ensemble import Ensemble
+from ..neural.lanes import step_frequencies
+from ..neural.params import EnsembleParams
+from ..neural.schedule import lockstep_steps
+from ..options import Options
 from ..transforms import crlf_to_lf
 
 __all__ = ["AblationRow", "Variant", "ablate", "ablation", "standard_variants", "describe"]
@@ -30,22 +33,6 @@ __all__ = ["AblationRow", "Variant", "ablate", "ablation", "standard_variants", 
 Variant = Union[EnsembleParams, Callable[[int, int], Ensemble], None]
 """An archive's ensemble parameters; or a factory ``(vocab, precision_bits) -> Ensemble`` for a
 variant no archive can hold (a mixer taken apart), measured for what it shows; None: the LLM alone."""
-
-
-class _OneWeightSet(Ensemble):
-    """The mixer with a single weight set: what choosing weights by mixing context is worth."""
-
-    def _inputs(self, lane, confidence):
-        row = super()._inputs(lane, confidence)
-        row.context = 0
-        return row
-
-
-class _FixedWeights(Ensemble):
-    """The mixer's initial weights, never learned: what learning them is worth."""
-
-    def _learn(self, row, weight, token):
-        pass
 
 
 def _build(variant: Variant, vocab: int, precision_bits: int) -> Ensemble | None:
@@ -82,42 +69,40 @@ class AblationRow:
 
 
 def ablate(engine: Engine, data: bytes, variants: dict[str, Variant], options: Options | None = None) -> list[AblationRow]:
-    """One row per variant (None: the LLM alone) for the text chunks of ``data``, cut as the encoder cuts them."""
+    """One row per variant (None: the LLM alone) for the text chunks of ``data``, cut and grouped as the
+    encoder cuts and groups them, and played on the schedule coding plays."""
     options = options or Options()
-    encoder = FrameEncoder(engine, options)
-    chunks = [c for c in encoder._plan(data) if c.method in NEURAL_METHODS]
+    chunks = [c for c in plan_chunks(data, lambda: engine.model, options) if c.neural]
     neural_bytes = sum(len(c.data) for c in chunks)
-    p = encoder.params
-    settings = LaneSettings(p.precision_bits, p.window, p.slide_keep, engine.model.start_token)
+    params = CodingParams(PRECISION_BITS, options.lanes, options.window, options.keep, options.chunk_bytes, engine.model.start_token)
     vocab = engine.model.vocab_size
-    ensembles = {name: _build(v, vocab, p.precision_bits) for name, v in variants.items()}
+    ensembles = {name: _build(v, vocab, params.precision_bits) for name, v in variants.items()}
     bits = dict.fromkeys(variants, 0.0)
     own = dict.fromkeys(variants, 0.0)
     model_seconds = 0.0
     tokens = 0
-    for start in range(0, len(chunks), options.lanes):
-        group = [c.tokens for c in chunks[start : start + options.lanes]]
-        tokens += sum(len(t) for t in group)
+    for group in group_chunks(chunks, options.lanes):
+        lanes = [c.tokens for c in group]
+        counts = [len(t) for t in lanes]
+        tokens += sum(counts)
         for ensemble in ensembles.values():
             if ensemble is not None:
-                ensemble.begin_group([len(t) for t in group])
-        evaluator = engine.evaluator(len(group), p.window)
+                ensemble.begin_group(counts)
+        evaluator = engine.evaluator(len(lanes), params.window)
         evaluator.reset()
-        for step in _schedule([len(t) for t in group], settings, evaluator):
+        for step in lockstep_steps(evaluator, counts, params.window, params.slide_keep):
             began = time.perf_counter()
-            logits = evaluator.step(step.lanes, _feed(step, group, settings.start_token), step.positions)
-            logits = np.array(logits)  # llama.cpp's buffer is reused by the next step
+            logits = np.array(evaluator.step(step.lanes, step.fed(lanes, params.start_token), step.positions))  # llama.cpp reuses its buffer
             model_seconds += time.perf_counter() - began
-            coded = [group[lane][i] for lane, i in zip(step.lanes, step.index)]
+            coded = [lanes[lane][step.index] for lane in step.lanes]
             rows = np.arange(len(coded))
             for name, ensemble in ensembles.items():
                 began = time.perf_counter()
-                freq = ensemble.frequencies(step.lanes, logits) if ensemble else quantize(logits, p.precision_bits)
-                chosen = freq[rows, coded]
+                chosen = step_frequencies(step, logits, params.precision_bits, ensemble)[rows, coded]
                 if ensemble:
                     ensemble.update(step.lanes, coded)
                 own[name] += time.perf_counter() - began
-                bits[name] += float(len(coded) * p.precision_bits - np.log2(chosen).sum())
+                bits[name] += float(len(coded) * params.precision_bits - np.log2(chosen).sum())
     return [AblationRow(name, bits[name], neural_bytes, tokens, model_seconds, own[name]) for name in variants]
 
 
@@ -143,8 +128,8 @@ def standard_variants() -> dict[str, Variant]:
         "+ bias, n-gram, match (default)": full,
         "n-gram, match (no bias)": dataclasses.replace(full, bias_rate=0),
         "bias, match (no n-gram)": dataclasses.replace(full, ngram_orders=0),
-        "default, mixer with one weight set": lambda vocab, bits: _OneWeightSet(full, vocab, bits),
-        "default, mixer weights not learned": lambda vocab, bits: _FixedWeights(full, vocab, bits),
+        "default, mixer with one weight set": lambda vocab, bits: Ensemble(full, vocab, bits, mixing_contexts=False),
+        "default, mixer weights not learned": lambda vocab, bits: Ensemble(full, vocab, bits, learn_mixer=False),
     }
 
 

@@ -20,7 +20,9 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Iterable, Iterator
 
-from .. import __version__, api
+from .. import __version__
+from ..engine import shared_engine
+from ..neural.schedule import default_slide_keep
 from ..constants import DEFAULT_LANES, DEFAULT_WINDOW
 from ..errors import NacrithError
 from ..transforms import crlf_to_lf
@@ -140,7 +142,7 @@ def _nacrith_row(source: Source, settings: NacrithSettings, ceilings: dict[tuple
     from .model_limits import ideal_bits, lockstep_ceiling
 
     row = Row(source.name, "nacrith", "nacrith", len(source.data), path=source.path)
-    engine = api.engine(settings.model, settings.threads)
+    engine = shared_engine(settings.model, settings.threads)
     _ = engine.model  # load it now, so the first file's timing is not the model's loading
     try:
         m = measure(
@@ -161,7 +163,7 @@ def _nacrith_row(source: Source, settings: NacrithSettings, ceilings: dict[tuple
     row.verified = m.verified
     if not row.verified:
         row.status, row.note = "failed", "the round trip changed the bytes"
-    keep = settings.window * 3 // 4
+    keep = default_slide_keep(settings.window)
     extras: dict[str, Any] = dict(
         ideal_bpb=None,
         tokens=m.tokens,

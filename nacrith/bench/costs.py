@@ -6,7 +6,7 @@ but keeps each token's -log2 p instead of only their sum: so the sum equals the 
 code length, and the costs are what an ideal coder would pay for each token.
 
 :func:`ensemble_bits` feeds the same logits, token by token, to the ensemble coding uses
-(:mod:`nacrith.ensemble`), and says for each token which predictor gave it the highest
+(:mod:`nacrith.neural.ensemble`), and says for each token which predictor gave it the highest
 probability: the language model, an n-gram order or the match model. :func:`explain`
 builds an :class:`Explanation` from either; the HTML page (:mod:`.explain_html`) shows it.
 """
@@ -21,8 +21,10 @@ import numpy as np
 
 from ..coder.cdf import quantize
 from ..constants import PRECISION_BITS
-from ..ensemble import Ensemble
-from ..ensemble_params import EnsembleParams
+from ..engine import shared_engine
+from ..neural.ensemble import Ensemble
+from ..neural.params import EnsembleParams
+from ..neural.schedule import default_slide_keep, sequence_blocks
 
 if TYPE_CHECKING:  # the page renders from an Explanation without loading llama.cpp
     from ..models.llm import LanguageModel
@@ -32,21 +34,13 @@ __all__ = ["token_bits", "Explanation", "explain"]
 
 def _logit_blocks(model: LanguageModel, tokens: list[int], window: int, keep: int, threads: int | None) -> Iterator[tuple[int, np.ndarray]]:
     """(index of the first token predicted, float32 logits of the block): one sequence, the start token first,
-    then a window sliding by ``window - keep``, as coding slides a lane."""
-    if not 1 <= keep < window:
-        raise ValueError(f"keep must be 1..window-1, got keep={keep}, window={window}")
-    block = window - keep
-    evaluator = model.evaluator(1, window, threads, max_batch=block)
+    evaluated in the blocks of :func:`~nacrith.neural.schedule.sequence_blocks`, which slide as coding slides a lane."""
+    evaluator = model.evaluator(1, window, threads, max_batch=window - keep)
     evaluator.reset()
-    sequence = [model.start_token, *tokens]
-    kv = 0
-    for start in range(0, len(tokens), block):
-        feed = sequence[start : min(start + block, len(tokens))]  # the last token predicts nothing: no step for it
-        if kv + len(feed) > window:
-            evaluator.slide(0, kv - keep, kv)
-            kv = keep
-        yield start, np.array(evaluator.step([0] * len(feed), feed, list(range(kv, kv + len(feed)))))
-        kv += len(feed)
+    fed = [model.start_token, *tokens]  # token i is predicted from the ones before it; the last predicts nothing
+    for block in sequence_blocks(evaluator, len(tokens), window, keep):
+        n = len(block.positions)
+        yield block.start, np.array(evaluator.step([0] * n, fed[block.start : block.start + n], list(block.positions)))
 
 
 def token_bits(model: LanguageModel, tokens: list[int], window: int, keep: int, threads: int | None = None) -> np.ndarray:
@@ -163,13 +157,11 @@ def explain(
     threads: int | None = None,
     ensemble: EnsembleParams | None = EnsembleParams(),
 ) -> Explanation:
-    """Run the model over ``data`` as one sequence (keep = window * 3 // 4, as coding does), with the
+    """Run the model over ``data`` as one sequence (sliding as coding does), with the
     ensemble coding uses unless ``ensemble`` is None (the model alone, float64 softmax)."""
-    from .. import api  # the engine cache: one model load per process
-
-    engine = api.engine(model, threads)
+    engine = shared_engine(model, threads)
     lm = engine.model
-    keep = window * 3 // 4
+    keep = default_slide_keep(window)
     tokens = lm.tokenize(data)
     pieces = [lm.pieces[t] for t in tokens]
     notes = []

@@ -6,14 +6,14 @@ ceiling is measured in the same process, right after), never across machines or 
 
 from __future__ import annotations
 
-import io
 import resource
 import time
 from dataclasses import asdict, dataclass
 
-from .. import api
-from ..codec import Progress
-from ..container import NEURAL_METHODS, FrameReader, Group
+from .. import api, inspect
+from ..engine import shared_engine
+from ..frames import Progress
+from ..neural.schedule import default_slide_keep
 from ..transforms import crlf_to_lf
 from .model_limits import ideal_bits, lockstep_ceiling
 
@@ -61,15 +61,8 @@ class Measurement(TokenRates):
 
 def neural_shape(archive: bytes) -> tuple[int, int]:
     """(tokens coded by the model, most lanes any group used)."""
-    reader = FrameReader(io.BytesIO(archive))
-    reader.read_header()
-    tokens = lanes = 0
-    for block in reader.blocks():
-        if isinstance(block, Group):
-            neural = [e for e in block.entries if e.method in NEURAL_METHODS]
-            tokens += sum(e.tokens for e in neural)
-            lanes = max(lanes, len(neural))
-    return tokens, lanes
+    info = inspect(archive)
+    return info.neural_tokens, info.most_lanes
 
 
 def measure(
@@ -110,8 +103,8 @@ def measure(
         verified=restored == data,
         round_trip_rss_mib=round_trip_rss,
     )
-    engine = api.engine(model, threads)
-    keep = window * 3 // 4
+    engine = shared_engine(model, threads)
+    keep = default_slide_keep(window)
     if with_ceiling and used_lanes:
         m.ceiling_tok_s = lockstep_ceiling(engine.model, used_lanes, window, keep, threads=threads)
     if with_ideal and tokens:

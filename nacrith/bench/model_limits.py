@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 
 from ..models.llm import LanguageModel
+from ..neural.schedule import lockstep_steps
 
 __all__ = ["ideal_bits", "lockstep_ceiling"]
 
@@ -37,13 +37,7 @@ def lockstep_ceiling(
         for start in range(0, keep, 256):
             n = min(256, keep - start)
             evaluator.step([lane] * n, [filler[(start + i) % len(filler)] for i in range(n)], list(range(start, start + n)))
-    kv = keep
     began = time.perf_counter()
-    for step in range(steps):
-        if kv == window:
-            for lane in range(lanes):
-                evaluator.slide(lane, window - keep, window)
-            kv = keep
-        evaluator.step(list(range(lanes)), [filler[step % len(filler)]] * lanes, [kv] * lanes)
-        kv += 1
+    for step in lockstep_steps(evaluator, [steps] * lanes, window, keep, cached=keep):
+        evaluator.step(step.lanes, [filler[step.index % len(filler)]] * lanes, step.positions)
     return lanes * steps / (time.perf_counter() - began)

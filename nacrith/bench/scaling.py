@@ -13,14 +13,14 @@ be read as ratios within it.
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .. import api
-from ..codec import FrameEncoder, Options, decode_stream
-from ..container import FrameReader
+from ..engine import shared_engine
+from ..frames import FrameEncoder
+from ..options import Options
 from .measure import TokenRates, neural_shape
 from .model_limits import lockstep_ceiling
 from .tables import grid, speed
@@ -69,7 +69,7 @@ def scaling(
 ) -> list[ScalingPoint]:
     """Code ``data`` once per (lanes, window) (default: LANES by WINDOWS), round trip checked;
     ``done`` sees each point as it ends."""
-    engine = api.engine(model, threads)
+    engine = shared_engine(model, threads)
     points = []
     for window in windows or WINDOWS:
         for n in lanes or LANES:
@@ -79,7 +79,7 @@ def scaling(
             archive = encoder.write(data) + encoder.finish()
             compress_seconds = time.perf_counter() - began
             began = time.perf_counter()
-            restored = b"".join(decode_stream(FrameReader(io.BytesIO(archive)), lambda: engine))
+            restored = api.decompress(archive, model=model, threads=threads)
             decompress_seconds = time.perf_counter() - began
             tokens, used = neural_shape(archive)
             point = ScalingPoint(

@@ -8,19 +8,16 @@ do anything a library user could not.
 
 from __future__ import annotations
 
-import functools
 import json
-from typing import Any, Callable
+from typing import Any
 
 import click
 
-from .. import NacrithCompressor, NacrithError, __version__
-from ..api import engine
-from ..constants import DEFAULT_LANES, DEFAULT_WINDOW
-from ..models.registry import DEFAULT_MODEL_FILE, MODEL_ENV
+from .. import NacrithError, __version__, resolve_model
 from . import files, info, jobs
 from .bench import bench_command
 from .explain import explain_command
+from .options import check_coding_options, lanes_option, model_options, output_options, verbosity_options, window_option
 from .report import Fatal, describe, interruptible, run_each
 
 __all__ = ["main", "cli"]
@@ -61,34 +58,6 @@ def cli() -> None:
     """
 
 
-def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Apply click options in reading order (click applies decorators bottom-up)."""
-    return lambda command: functools.reduce(lambda f, option: option(f), reversed(decorators), command)
-
-
-_output_options = _options(
-    click.option("-o", "--output", metavar="PATH", help="Write to PATH ('-' for stdout). One input only."),
-    click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to stdout; inputs are kept."),
-    click.option("-f", "--force", is_flag=True, help="Overwrite existing outputs; allow compressed data to or from a terminal."),
-    click.option("-k", "--keep/--rm", default=True, help="Keep each input (default), or remove it once its output is complete."),
-)
-
-_verbosity_options = _options(
-    click.option("-q", "--quiet", count=True, help="No progress bar or warnings; errors only."),
-    click.option("-v", "--verbose", count=True, help="A summary line per file on stderr."),
-)
-
-_model_options = _options(
-    click.option(
-        "--model",
-        metavar="GGUF",
-        type=click.Path(dir_okay=False),
-        help=f"Model file (default: ${MODEL_ENV}, else the embedded {DEFAULT_MODEL_FILE}). Decoding needs the same model.",
-    ),
-    click.option("-T", "--threads", type=click.IntRange(min=0), default=0, help="llama.cpp threads (0: every core this process may use). Use fewer when other work shares the cores: llama.cpp's threads spin and slow down badly when oversubscribed."),
-)
-
-
 def _settings(quiet: int, verbose: int, threads: int, **chosen: Any) -> jobs.Settings:
     return jobs.Settings(verbosity=1 + verbose - quiet, threads=threads or None, **chosen)
 
@@ -103,18 +72,18 @@ def _check_model(settings: jobs.Settings) -> None:
     """Fail once, before any file, for a model that cannot be found, rather than once per file."""
     if settings.model is not None:
         try:
-            engine(settings.model, settings.threads)
+            resolve_model(settings.model)
         except NacrithError as exc:
             raise Fatal(describe(exc)) from None
 
 
 @cli.command()
 @click.argument("file", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True))
-@_output_options
-@_verbosity_options
-@_model_options
-@click.option("--lanes", type=click.IntRange(min=1), help=f"Chunks coded side by side  [default: {DEFAULT_LANES}]")
-@click.option("--window", type=click.IntRange(min=1), help=f"Tokens of context the model sees  [default: {DEFAULT_WINDOW}]")
+@output_options
+@verbosity_options
+@model_options
+@lanes_option()
+@window_option()
 @click.option(
     "--ensemble/--no-ensemble",
     default=None,
@@ -152,20 +121,15 @@ def compress(
     """
     settings = _settings(quiet, verbose, threads, force=force, keep=keep, model=model, lanes=lanes, window=window, ensemble=ensemble)
     plan = files.plan(file, output, to_stdout, "compress")
-    try:  # a bad --lanes/--window or --model is the command's problem, not each file's
-        NacrithCompressor(**settings.coding_options())  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    except NacrithError as exc:
-        raise Fatal(describe(exc)) from None
+    check_coding_options(**settings.coding_options())  # a bad --lanes/--window or --model is the command's problem, not each file's
     _finish(run_each(plan, lambda job: jobs.compress_file(job, settings)))
 
 
 @cli.command()
 @click.argument("file", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True))
-@_output_options
-@_verbosity_options
-@_model_options
+@output_options
+@verbosity_options
+@model_options
 @interruptible
 def decompress(
     file: tuple[str, ...],
@@ -199,8 +163,8 @@ def decompress(
 
 @cli.command()
 @click.argument("file", nargs=-1, required=True, type=click.Path(dir_okay=True, allow_dash=True))
-@_verbosity_options
-@_model_options
+@verbosity_options
+@model_options
 @interruptible
 def test(file: tuple[str, ...], quiet: int, verbose: int, model: str | None, threads: int) -> None:
     """Decode each FILE and verify its checksums, writing nothing.

@@ -10,13 +10,12 @@ from typing import Callable
 import click
 from tqdm import tqdm
 
-from .. import NacrithCompressor, NacrithError
 from ..bench import baselines, corpora
 from ..bench.compare import NacrithSettings, Row, Source, machine, run
 from ..bench.tables import render
 from ..constants import DEFAULT_LANES, DEFAULT_WINDOW
-from ..models.registry import DEFAULT_MODEL_FILE, MODEL_ENV
 from . import files
+from .options import check_coding_options, lanes_option, model_options, window_option
 from .report import Fatal, describe, interruptible, say
 
 __all__ = ["bench_command"]
@@ -60,10 +59,9 @@ def _sources(
 @click.option("--limit", type=click.IntRange(min=1), metavar="BYTES", help="Use only the first BYTES of each file.")
 @click.option("--only", metavar="LIST", help=f"Compressors to run, comma-separated: {', '.join(baselines.NAMES)}; zstd means both levels.")
 @click.option("--no-nacrith", is_flag=True, help="Leave nacrith out: a quick table of the baselines.")
-@click.option("--lanes", type=click.IntRange(min=1), default=DEFAULT_LANES, show_default=True, help="nacrith: chunks coded side by side.")
-@click.option("--window", type=click.IntRange(min=1), default=DEFAULT_WINDOW, show_default=True, help="nacrith: tokens of context.")
-@click.option("--model", metavar="GGUF", type=click.Path(dir_okay=False), help=f"Model file (default: ${MODEL_ENV}, else the embedded {DEFAULT_MODEL_FILE}).")
-@click.option("-T", "--threads", type=click.IntRange(min=0), default=0, help="llama.cpp threads (0: every core this process may use).")
+@lanes_option(DEFAULT_LANES)
+@window_option(DEFAULT_WINDOW)
+@model_options
 @click.option("--no-ideal", is_flag=True, help="Skip the model's ideal code length (one more pass of the model per file).")
 @click.option("--no-ceiling", is_flag=True, help="Skip the raw lockstep speed (a few seconds per lane shape).")
 @click.option("--json", "json_path", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True), help="Write the rows as a JSON list ('-': stdout, the table then goes to stderr).")
@@ -132,13 +130,8 @@ def bench_command(
         except PlotUnavailable as exc:
             raise Fatal(str(exc)) from None
     settings = NacrithSettings(lanes=lanes, window=window, model=model, threads=threads or None, ideal=not no_ideal, ceiling=not no_ceiling)
-    if "nacrith" in keys:
-        try:  # bad settings or a missing model fail once, before any file
-            NacrithCompressor(lanes=lanes, window=window, model=model, threads=settings.threads)
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from None
-        except NacrithError as exc:
-            raise Fatal(describe(exc)) from None
+    if "nacrith" in keys:  # bad settings or a missing model fail once, before any file
+        check_coding_options(lanes=lanes, window=window, model=model, threads=settings.threads)
     sources = _sources(file, corpus, limit, not no_download, (lambda message: None) if quiet else say)
     if ablation:
         _ablation(sources, lanes, window, model, settings.threads, json_path)
@@ -169,10 +162,10 @@ def bench_command(
 
 
 def _ablation(sources: list[Source], lanes: int, window: int, model: str | None, threads: int | None, json_path: str | None) -> None:
-    from .. import api
     from ..bench.ablation import ablation, describe as describe_ablation
+    from ..engine import shared_engine
 
-    engine = api.engine(model, threads)
+    engine = shared_engine(model, threads)
     run_info = {**machine(), "threads": threads or machine()["usable_cores"]}
     out = []
     for source in sources:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from .. import NacrithCompressor, NacrithError
+from .. import NacrithError
 from ..bench.costs import Explanation, explain
 from ..bench.explain_html import render_html, token_text
 from ..constants import DEFAULT_WINDOW
-from ..ensemble_params import EnsembleParams
-from ..models.registry import DEFAULT_MODEL_FILE, MODEL_ENV
+from ..neural.params import EnsembleParams
+from .options import check_coding_options, model_options, window_option
 from .report import Fatal, describe, interruptible, say
 
 __all__ = ["explain_command"]
@@ -40,11 +40,10 @@ def _summary(e: Explanation, top: int) -> str:
 @click.command(name="explain")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--html", "html_path", metavar="OUT.html", type=click.Path(dir_okay=False), help="Write the page here.")
-@click.option("--window", type=click.IntRange(min=1), default=DEFAULT_WINDOW, show_default=True, help="Tokens of context the model sees.")
+@window_option(DEFAULT_WINDOW)
 @click.option("--limit", type=click.IntRange(min=1), metavar="BYTES", help="Use only the first BYTES of FILE.")
 @click.option("--top", type=click.IntRange(min=0), default=20, show_default=True, help="How many of the costliest tokens to list.")
-@click.option("--model", metavar="GGUF", type=click.Path(dir_okay=False), help=f"Model file (default: ${MODEL_ENV}, else the embedded {DEFAULT_MODEL_FILE}).")
-@click.option("-T", "--threads", type=click.IntRange(min=0), default=0, help="llama.cpp threads (0: every core this process may use).")
+@model_options
 @click.option("--ensemble/--no-ensemble", default=True, show_default=True, help="Costs of the ensemble coding uses, or of the model alone.")
 @interruptible
 def explain_command(
@@ -67,12 +66,7 @@ def explain_command(
       nacrith explain --limit 20000 --window 1024 book.txt --html book.html
     """
     threads_or_none = threads or None
-    try:  # a bad window or a missing model fails before reading anything
-        NacrithCompressor(window=window, model=model, threads=threads_or_none)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    except NacrithError as exc:
-        raise Fatal(describe(exc)) from None
+    check_coding_options(window=window, model=model, threads=threads_or_none)  # before reading anything
     try:
         if file == "-":
             data = sys.stdin.buffer.read() if limit is None else sys.stdin.buffer.read(limit)

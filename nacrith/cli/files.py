@@ -2,22 +2,23 @@
 
 The conventions are gzip's and zstd's. ``-`` (or no FILE) is stdin, whose result goes to
 stdout. ``FILE`` compresses to ``FILE.nacr`` and back. An existing output is refused, and
-left untouched, unless ``--force``. Output is written to a temporary file beside the
-target and renamed over it only when complete, so a failure or Ctrl-C leaves the old
-state behind. This module decides nothing about coding; it never imports the API.
+left untouched, unless ``--force``. Output gets its name only when complete, so a failure
+or a signal leaves the old state behind. This module decides nothing about coding; it never
+imports the API.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 import sys
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 import click
+
+from ..atomic import TargetExists, atomic_output
 
 __all__ = [
     "SUFFIX",
@@ -36,10 +37,6 @@ SUFFIX = ".nacr"
 
 STDIO = "-"
 """The name that means stdin as an input and stdout as an output, as in every Unix filter."""
-
-_TEMP_PREFIX_MAX = 200
-"""Characters of the target's name kept in its temporary name, so the temporary stays under NAME_MAX (255)."""
-
 
 class Refused(Exception):
     """A file the CLI will not process; the message says why and what to do instead."""
@@ -153,10 +150,11 @@ def check_job(job: Job, *, command: str, force: bool) -> None:
 def output_stream(target: str, *, force: bool, like: os.stat_result | None = None) -> Iterator[BinaryIO]:
     """A stream whose bytes appear under ``target`` only when the block ends without an exception.
 
-    For a path, bytes go to ``.NAME.XXXXXXXX.tmp`` in the target's directory (a rename is atomic
-    only within one file system), which is renamed over the target on success and removed on
-    any failure, KeyboardInterrupt included. ``like``'s permission bits and times are copied
-    first, as gzip does. No fsync: a compressor is not a database, and gzip and zstd skip it too.
+    For a path, the bytes go to a file with no name yet in the target's directory
+    (:func:`nacrith.atomic.atomic_output`), which gets the target's name on success: a failure,
+    Ctrl-C, SIGTERM, even SIGKILL leave nothing behind. Without ``force`` an existing target is
+    never replaced, even one that appeared meanwhile. ``like``'s permission bits and times are
+    copied, as gzip does. No fsync: a compressor is not a database, and gzip and zstd skip it too.
     For ``-`` it is stdout, which cannot be taken back.
     """
     if target == STDIO:
@@ -164,50 +162,11 @@ def output_stream(target: str, *, force: bool, like: os.stat_result | None = Non
         yield stdout
         stdout.flush()
         return
-    temp = _create_temp(target)
     try:
-        with open(temp, "wb") as stream:
+        with atomic_output(target, replace=force, mode=stat.S_IMODE(like.st_mode) if like else None) as stream:
             yield stream
-        if like is not None:
-            os.chmod(temp, stat.S_IMODE(like.st_mode))
-            os.utime(temp, ns=(like.st_atime_ns, like.st_mtime_ns))
-        _commit(temp, target, force)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
-def _create_temp(target: str) -> str:
-    """Create an empty, new temporary file beside ``target``, with the mode the umask gives new files."""
-    directory, base = os.path.split(os.path.abspath(target))
-    while True:
-        temp = os.path.join(directory, f".{base[:_TEMP_PREFIX_MAX]}.{secrets.token_hex(4)}.tmp")
-        try:
-            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return temp
-        except FileExistsError:
-            continue  # another writer's temporary: pick another name
-        except OSError as exc:  # name the output the user asked for, not our temporary
-            raise OSError(exc.errno, f"cannot write {target}: {exc.strerror}") from None
-
-
-def _commit(temp: str, target: str, force: bool) -> None:
-    """Move the finished temporary to ``target``; without force, never replace a file that appeared meanwhile.
-
-    A hard link fails if the target exists, which closes the gap between check_job and now;
-    file systems without hard links fall back to a check and a rename.
-    """
-    if force:
-        os.replace(temp, target)
-        return
-    try:
-        os.link(temp, target)
-    except FileExistsError:
+            stream.flush()
+            if like is not None:
+                os.utime(stream.fileno(), ns=(like.st_atime_ns, like.st_mtime_ns))
+    except TargetExists:
         raise Refused(f"{target} appeared while writing it; not overwritten (use -f to overwrite)") from None
-    except OSError:
-        if os.path.lexists(target):
-            raise Refused(f"{target} appeared while writing it; not overwritten (use -f to overwrite)") from None
-        os.replace(temp, target)
-        return
-    os.unlink(temp)

@@ -1,105 +1,22 @@
-"""``nacrith info``: what an archive holds, read from its container alone, without decoding.
+"""``nacrith info``: the text view of :func:`nacrith.inspect`'s report, and its JSON.
 
-Everything here comes from nacrith.container.FrameReader, so it costs a read of the file,
-never a model load: headers, chunk tables and end blocks. The report is a plain dict,
-which ``--json`` prints as it is and the text view lays out for people.
+Everything comes from the container alone (no model load): headers, chunk tables and end
+blocks. The report is a plain dict, which ``--json`` prints as it is.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, BinaryIO
 
-from ..constants import FORMAT_VERSION
-from ..container import EndBlock, FrameReader, frames
-from ..models import registry
+from .. import inspect
 
 __all__ = ["inspect_archive", "render_text"]
 
 
 def inspect_archive(stream: BinaryIO, name: str) -> dict[str, Any]:
-    """The report of one archive file: its header, sizes, and every chunk of every group.
-
-    A file of several concatenated archives gets their totals and ``archives``, one report
-    each; bytes after an end block that begin no archive are rejected, as FORMAT.md requires.
-    """
-    reports = []
-    for reader in frames(stream):
-        start = reader.offset
-        reports.append({"offset": start, **_inspect_frame(reader)})
-    if len(reports) == 1:
-        del reports[0]["offset"]
-        return {"file": name, **reports[0], "frames": 1}
-    original = sum(r["original_size"] for r in reports)
-    compressed = sum(r["compressed_size"] for r in reports)
-    return {"file": name, "frames": len(reports), "original_size": original, "compressed_size": compressed,
-            **_ratios(original, compressed), "archives": reports}
-
-
-def _inspect_frame(reader: FrameReader) -> dict[str, Any]:
-    start = reader.offset
-    header = reader.read_header()
-    chunks: list[dict[str, Any]] = []
-    groups = 0
-    end: EndBlock | None = None
-    for block in reader.blocks(last=False):
-        if isinstance(block, EndBlock):
-            end = block
-            continue
-        for index, entry in enumerate(block.entries):
-            chunks.append(
-                {
-                    "group": groups,
-                    "chunk": index,
-                    "method": entry.method_name,
-                    "original_size": entry.length,
-                    "tokens": entry.tokens,
-                    "payload_size": entry.payload_length,
-                    "bits_per_byte": 8.0 * entry.payload_length / entry.length,
-                }
-            )
-        groups += 1
-    assert end is not None, "FrameReader.blocks() ends with the end block or raises"
-    model = header.model
-    return {
-        # FrameReader rejects every other version, so a header it accepted is this one.
-        "format_version": FORMAT_VERSION,
-        "original_size": end.content_size,
-        "declared_size": header.content_size,
-        "compressed_size": reader.offset - start,
-        **_ratios(end.content_size, reader.offset - start),
-        "crc32": f"{end.crc:08x}",
-        "model": {
-            "name": registry.known_name(model.fingerprint) or model.name,
-            "stored_name": model.name,
-            "fingerprint": model.fingerprint.hex(),
-            "llama_cpp_build": model.llama_version,
-        },
-        "params": dataclasses.asdict(header.params),
-        "groups": groups,
-        "methods": _method_totals(chunks),
-        "chunks": chunks,
-    }
-
-
-def _ratios(original: int, compressed: int) -> dict[str, float | None]:
-    """zstd -l's ratio (original over compressed) and bits per original byte; None for empty input."""
-    return {
-        "ratio": original / compressed if compressed else None,
-        "bits_per_byte": 8.0 * compressed / original if original else None,
-    }
-
-
-def _method_totals(chunks: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """How much of the input each method took: the first thing to check when an archive is larger than hoped."""
-    totals: dict[str, dict[str, int]] = {}
-    for chunk in chunks:
-        total = totals.setdefault(chunk["method"], {"chunks": 0, "original_size": 0, "payload_size": 0, "tokens": 0})
-        total["chunks"] += 1
-        total["original_size"] += chunk["original_size"]
-        total["payload_size"] += chunk["payload_size"]
-        total["tokens"] += chunk["tokens"]
-    return totals
+    """The report of one archive file: its header, sizes, and every chunk of every group (one report
+    per archive of a concatenation, under ``archives``)."""
+    return {"file": name, **inspect(stream).as_dict()}
 
 
 # --- text view ---------------------------------------------------------------

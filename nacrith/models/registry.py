@@ -8,12 +8,12 @@ CLI framework) is never imported. Nothing is downloaded, ever. A preset name (se
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
 from pathlib import Path
 
+from ..atomic import sha256_file, write_atomically
 from ..errors import ModelNotFoundError
 from . import presets
 
@@ -89,18 +89,12 @@ def fingerprint(path: Path) -> bytes:
     if isinstance(cached, dict) and isinstance(cached.get(disk_key), str) and len(cached[disk_key]) == 16:
         value = bytes.fromhex(cached[disk_key])
     else:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        value = digest.digest()[:8]
+        value = bytes.fromhex(sha256_file(path))[:8]
         cached = cached if isinstance(cached, dict) else {}
         cached[disk_key] = value.hex()
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(cached))
-            os.replace(tmp, cache_file)
+            write_atomically(cache_file, json.dumps(cached).encode())
         except OSError:
             pass  # a read-only home only costs the hash next time
     _memo[key] = value

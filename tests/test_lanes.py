@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nacrith.lockstep import LaneSettings, decode_lanes, encode_lanes
+from nacrith.container import CodingParams
+from nacrith.neural.lanes import decode_group, encode_group
 from tests.conftest import FakePredictor
 
-SETTINGS = LaneSettings(precision_bits=24, window=16, slide_keep=12, start_token=299)
+SETTINGS = CodingParams(precision_bits=24, lanes=8, window=16, slide_keep=12, chunk_bytes=1 << 16, start_token=299)
 
 
 def _random_lanes(seed: int, lengths: list[int], vocab: int = 300) -> list[list[int]]:
@@ -20,15 +21,15 @@ def _random_lanes(seed: int, lengths: list[int], vocab: int = 300) -> list[list[
 def test_round_trip_and_identical_batches(lengths: list[int]) -> None:
     tokens = _random_lanes(len(lengths), lengths)
     enc_model, dec_model = FakePredictor(), FakePredictor()
-    payloads = encode_lanes(enc_model, tokens, SETTINGS)
-    decoded = decode_lanes(dec_model, payloads, lengths, SETTINGS)
+    payloads = encode_group(enc_model, tokens, SETTINGS)
+    decoded = decode_group(dec_model, payloads, lengths, SETTINGS)
     assert decoded == tokens
     assert enc_model.calls == dec_model.calls  # the decoder evaluated exactly what the encoder did
 
 
 def test_lanes_leave_the_batch_when_done_and_positions_slide() -> None:
     model = FakePredictor()
-    encode_lanes(model, _random_lanes(0, [20, 2]), SETTINGS)
+    encode_group(model, _random_lanes(0, [20, 2]), SETTINGS)
     steps = [args for kind, args in model.calls if kind == "step"]
     assert steps[0] == ((0, 1), (299, 299), (0, 0))  # both lanes start from the start token
     assert [s[0] for s in steps[:3]] == [(0, 1), (0, 1), (0,)]
@@ -41,7 +42,7 @@ def test_lanes_leave_the_batch_when_done_and_positions_slide() -> None:
 
 def test_slides_repeat_every_window_minus_keep_tokens() -> None:
     model = FakePredictor()
-    encode_lanes(model, _random_lanes(1, [40]), SETTINGS)
+    encode_group(model, _random_lanes(1, [40]), SETTINGS)
     steps = [args for kind, args in model.calls if kind == "step"]
     assert len([c for c in model.calls if c[0] == "slide"]) == (40 - 16 + 3) // 4
     assert max(s[2][0] for s in steps) == 15
@@ -49,14 +50,14 @@ def test_slides_repeat_every_window_minus_keep_tokens() -> None:
 
 def test_a_different_model_does_not_decode_to_the_same_tokens() -> None:
     tokens = _random_lanes(7, [50, 50])
-    payloads = encode_lanes(FakePredictor(seed=1), tokens, SETTINGS)
-    assert decode_lanes(FakePredictor(seed=2), payloads, [50, 50], SETTINGS) != tokens
+    payloads = encode_group(FakePredictor(seed=1), tokens, SETTINGS)
+    assert decode_group(FakePredictor(seed=2), payloads, [50, 50], SETTINGS) != tokens
 
 
 def test_progress_reports_every_token_and_its_cost() -> None:
     seen = []
     tokens = _random_lanes(3, [30, 10])
-    payloads = encode_lanes(FakePredictor(), tokens, SETTINGS, lambda lanes, coded, bits: seen.append((coded, bits)))
+    payloads = encode_group(FakePredictor(), tokens, SETTINGS, progress=lambda lanes, coded, bits: seen.append((coded, bits)))
     assert sum(len(c) for c, _ in seen) == 40
     assert seen[0][0] == [tokens[0][0], tokens[1][0]]
     ideal = sum(bits for _, bits in seen)
@@ -66,4 +67,4 @@ def test_progress_reports_every_token_and_its_cost() -> None:
 
 def test_empty_lane_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one token"):
-        encode_lanes(FakePredictor(), [[1], []], SETTINGS)
+        encode_group(FakePredictor(), [[1], []], SETTINGS)

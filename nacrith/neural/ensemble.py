@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .coder.cdf import exp_weights
-from .ensemble_params import RATE_BITS, EnsembleParams
-from .models.bias import BiasHead
-from .models.match import MatchModel
-from .models.mixer import Mixer
-from .models.ngram import NgramModel
+from ..coder.cdf import exp_weights
+from ..models.bias import BiasHead
+from ..models.match import MatchModel
+from ..models.mixer import Mixer
+from ..models.ngram import NgramModel
+from .params import RATE_BITS, EnsembleParams
 
 __all__ = ["Ensemble"]
 
@@ -39,8 +39,14 @@ _MATCH_EDGES = (1, 8, 16, 32)
 class Ensemble:
     """The models of one frame; fed every lockstep step, in order, by encoder and decoder alike."""
 
-    def __init__(self, params: EnsembleParams, vocab_size: int, precision_bits: int) -> None:
+    def __init__(
+        self, params: EnsembleParams, vocab_size: int, precision_bits: int, *, mixing_contexts: bool = True, learn_mixer: bool = True
+    ) -> None:
+        """``mixing_contexts`` and ``learn_mixer`` off are variants no archive can hold: the mixer with one
+        weight set, or with its initial weights for good. They exist to measure what each is worth."""
         self.params = params
+        self.mixing_contexts = mixing_contexts
+        self.learn_mixer = learn_mixer
         self.total = 1 << precision_bits
         self.spare = self.total - vocab_size
         p = params
@@ -109,6 +115,8 @@ class Ensemble:
         orders = 2 * self.params.ngram_orders + 1
         context = (confidence * orders + (2 * highest - certain if highest else 0)) * (len(_MATCH_EDGES) + 1)
         context += _bucket(length, _MATCH_EDGES)
+        if not self.mixing_contexts:
+            context = 0
         return _Row(context, [0] + [k for k, _ in inputs], [p for _, p in inputs])
 
     def winners(self, tokens: list[int]) -> list[str]:
@@ -145,7 +153,7 @@ class Ensemble:
         self._weights = self._totals = None
 
     def _learn(self, row: "_Row", weight: int, token: int) -> None:
-        if len(row.available) == 1:
+        if len(row.available) == 1 or not self.learn_mixer:
             return  # the LLM alone: nothing to weigh
         probabilities = [weight / row.total] + [p.get(token, 0.0) for p in row.inputs]
         mixed = 0.0

@@ -1,0 +1,69 @@
+"""Options that several commands share, defined once so their names and help cannot drift apart."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import click
+
+from .. import NacrithCompressor, NacrithError
+from ..constants import DEFAULT_LANES, DEFAULT_WINDOW
+from ..models.registry import DEFAULT_MODEL_FILE, MODEL_ENV
+from .report import Fatal, describe
+
+__all__ = ["apply", "output_options", "verbosity_options", "model_options", "lanes_option", "window_option", "check_coding_options"]
+
+
+def apply(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Apply click options in reading order (click applies decorators bottom-up)."""
+    return lambda command: functools.reduce(lambda f, option: option(f), reversed(decorators), command)
+
+
+output_options = apply(
+    click.option("-o", "--output", metavar="PATH", help="Write to PATH ('-' for stdout). One input only."),
+    click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to stdout; inputs are kept."),
+    click.option("-f", "--force", is_flag=True, help="Overwrite existing outputs; allow compressed data to or from a terminal."),
+    click.option("-k", "--keep/--rm", default=True, help="Keep each input (default), or remove it once its output is complete."),
+)
+
+verbosity_options = apply(
+    click.option("-q", "--quiet", count=True, help="No progress bar or warnings; errors only."),
+    click.option("-v", "--verbose", count=True, help="A summary line per file on stderr."),
+)
+
+model_options = apply(
+    click.option(
+        "--model",
+        metavar="GGUF",
+        type=click.Path(dir_okay=False),
+        help=f"Model file or preset name (default: ${MODEL_ENV}, else the embedded {DEFAULT_MODEL_FILE}). Decoding needs the same model.",
+    ),
+    click.option(
+        "-T",
+        "--threads",
+        type=click.IntRange(min=0),
+        default=0,
+        help="llama.cpp threads (0: every core this process may use). Use fewer when other work shares the "
+        "cores: llama.cpp's threads spin and slow down badly when oversubscribed.",
+    ),
+)
+
+
+def lanes_option(default: int | None = None) -> Callable[[Any], Any]:
+    return click.option("--lanes", type=click.IntRange(min=1), default=default, help=f"Chunks coded side by side  [default: {DEFAULT_LANES}]")
+
+
+def window_option(default: int | None = None) -> Callable[[Any], Any]:
+    return click.option("--window", type=click.IntRange(min=1), default=default, help=f"Tokens of context the model sees  [default: {DEFAULT_WINDOW}]")
+
+
+def check_coding_options(**chosen: Any) -> None:
+    """Fail once, before any file, for settings no file could be coded with or a model that is not there:
+    a bad value is a usage error (exit 2), a missing model a failure (exit 1)."""
+    try:
+        NacrithCompressor(**{key: value for key, value in chosen.items() if value is not None})
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    except NacrithError as exc:
+        raise Fatal(describe(exc)) from None

@@ -1,0 +1,77 @@
+"""A model file and what runs it: loaded once per process, with the evaluator of the last lane shape.
+
+Creating an :class:`Engine` only resolves and fingerprints the file (no llama.cpp yet), so
+an archive of binary data decodes without loading a model, and a wrong ``--model`` fails
+before any work. :func:`shared_engine` keeps one engine per (file, threads) for the
+process: a pipeline that compresses many small files pays for the model once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .container import ModelInfo
+from .models import registry
+
+if TYPE_CHECKING:
+    from .models.llm import LaneEvaluator, LanguageModel
+
+__all__ = ["Engine", "shared_engine", "describe_model"]
+
+
+class Engine:
+    """A model file, loaded on first use, with the evaluator of the last lane shape used."""
+
+    def __init__(self, model: str | os.PathLike[str] | None = None, threads: int | None = None) -> None:
+        self.path: Path = registry.resolve_model_path(model)
+        self.fingerprint = registry.fingerprint(self.path)
+        self.threads = threads
+        self._model: LanguageModel | None = None
+        self._evaluator: LaneEvaluator | None = None
+        self._evaluator_shape: tuple[int, int] | None = None
+
+    @property
+    def model(self) -> LanguageModel:
+        if self._model is None:
+            from .models.llm import LanguageModel  # llama.cpp only once a model is really needed
+
+            self._model = LanguageModel(self.path)
+        return self._model
+
+    def evaluator(self, lanes: int, window: int) -> LaneEvaluator:
+        """An evaluator for ``lanes`` sequences of ``window`` tokens, reused while the shape stays the same."""
+        if self._evaluator_shape != (lanes, window):
+            self._evaluator = None  # free the old KV cache before allocating the next
+            self._evaluator = self.model.evaluator(lanes, window, self.threads)
+            self._evaluator_shape = (lanes, window)
+        assert self._evaluator is not None
+        return self._evaluator
+
+    def model_info(self) -> ModelInfo:
+        """The model identity an archive records."""
+        from .models.llm import build_id
+
+        # A file name that is not UTF-8 (possible on Linux) is stored with replacement characters.
+        name = "" if registry.known_name(self.fingerprint) else os.fsencode(self.path.name).decode("utf-8", "replace")
+        return ModelInfo(self.fingerprint, build_id(), name)
+
+    def describe(self) -> str:
+        return f"{self.path.name} [{self.fingerprint.hex()}]"
+
+
+def describe_model(info: ModelInfo) -> str:
+    """How messages name an archive's model: its name when known, and its fingerprint."""
+    name = info.name or registry.known_name(info.fingerprint) or "unknown model"
+    return f"{name} [{info.fingerprint.hex()}]"
+
+
+_engines: dict[tuple[str, int | None], Engine] = {}
+
+
+def shared_engine(model: str | os.PathLike[str] | None = None, threads: int | None = None) -> Engine:
+    """The process's engine for a model file and thread count: the model and its contexts load once."""
+    probe = Engine(model, threads)
+    key = (f"{probe.path.resolve()}:{probe.fingerprint.hex()}", threads)
+    return _engines.setdefault(key, probe)

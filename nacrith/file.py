@@ -1,0 +1,147 @@
+"""File objects over archives, like ``lzma.LZMAFile`` and ``lzma.open``.
+
+Reading feeds the archive to a :class:`~nacrith.NacrithDecompressor` that reads across
+frames, a block at a time, so memory holds about one group whatever the file's size;
+writing feeds a :class:`~nacrith.NacrithCompressor`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import os
+from typing import IO, Any, BinaryIO
+
+from .api import NacrithCompressor, NacrithDecompressor
+
+__all__ = ["NacrithFile", "open"]
+
+READ_BLOCK = 1 << 16
+"""Archive bytes read at a time: small next to a group, so output follows input closely."""
+
+_READ_OPTIONS = ("model", "threads", "progress")
+
+
+class NacrithFile(io.BufferedIOBase):
+    """A file object over an archive: read decodes group by group; write codes as groups fill."""
+
+    def __init__(self, filename: str | bytes | os.PathLike[Any] | BinaryIO, mode: str = "rb", **options: Any) -> None:
+        if mode not in ("r", "rb", "w", "wb", "x", "xb"):
+            raise ValueError(f"invalid mode: {mode!r}")
+        self._mode = mode.rstrip("b")
+        if isinstance(filename, (str, bytes, os.PathLike)):
+            self._fp: BinaryIO = builtins.open(filename, self._mode + "b")
+            self._owns = True
+        elif hasattr(filename, "read" if self._mode == "r" else "write"):
+            self._fp = filename
+            self._owns = False
+        else:
+            raise TypeError("filename must be a path or a file object")
+        if self._mode == "r":
+            unknown = set(options) - set(_READ_OPTIONS)
+            if unknown:
+                raise TypeError(f"options for writing given in read mode: {', '.join(sorted(unknown))}")
+            self._decompressor = NacrithDecompressor(read_across_frames=True, **options)
+            self._at_end = False
+        else:
+            self._compressor = NacrithCompressor(**options)
+
+    def readable(self) -> bool:
+        self._check_open()
+        return self._mode == "r"
+
+    def writable(self) -> bool:
+        self._check_open()
+        return self._mode != "r"
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._check("r")
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self._read_some(READ_BLOCK * 16), b""))
+        parts, want = [], size
+        while want > 0:
+            data = self._read_some(want)
+            if not data:
+                break
+            parts.append(data)
+            want -= len(data)
+        return b"".join(parts)
+
+    def read1(self, size: int = -1) -> bytes:
+        """At most ``size`` bytes (any number when negative) with at most one read of the archive."""
+        self._check("r")
+        return self._read_some(size if size >= 0 else READ_BLOCK * 16)
+
+    def readinto(self, buffer: Any) -> int:
+        with memoryview(buffer) as view, view.cast("B") as target:
+            data = self.read(len(target))
+            target[: len(data)] = data
+        return len(data)
+
+    def _read_some(self, size: int) -> bytes:
+        """Up to ``size`` decoded bytes, b"" only at the end of the archive."""
+        if size == 0:
+            return b""
+        d = self._decompressor
+        while not self._at_end:
+            if d.needs_input:
+                block = self._fp.read(READ_BLOCK)
+                if not block:
+                    d.check_complete()
+                    self._at_end = True
+                    break
+            else:
+                block = b""
+            data = d.decompress(block, size)
+            if data:
+                return data
+        return b""
+
+    def write(self, data: Any) -> int:
+        self._check("w")
+        with memoryview(data) as view:
+            length = view.nbytes
+            self._fp.write(self._compressor.compress(view.tobytes()))
+        return length
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+
+    def _check(self, want: str) -> None:
+        self._check_open()
+        if (want == "r") != (self._mode == "r"):
+            raise io.UnsupportedOperation("not " + ("readable" if want == "r" else "writable"))
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            if self._mode != "r":
+                self._fp.write(self._compressor.flush())
+        finally:
+            try:
+                if self._owns:
+                    self._fp.close()
+            finally:
+                super().close()
+
+
+def open(
+    filename: str | bytes | os.PathLike[Any] | BinaryIO,
+    mode: str = "rb",
+    *,
+    encoding: str | None = None,
+    errors: str | None = None,
+    newline: str | None = None,
+    **options: Any,
+) -> NacrithFile | IO[str]:
+    """Open an archive in binary ("rb", "wb", "xb") or text ("rt", "wt", ...) mode, like lzma.open."""
+    if "t" in mode:
+        if "b" in mode:
+            raise ValueError(f"invalid mode: {mode!r}")
+        binary = NacrithFile(filename, mode.replace("t", ""), **options)
+        return io.TextIOWrapper(binary, encoding, errors, newline)
+    if encoding is not None or errors is not None or newline is not None:
+        raise ValueError("encoding, errors and newline are for text mode only")
+    return NacrithFile(filename, mode, **options)

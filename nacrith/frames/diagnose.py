@@ -1,0 +1,45 @@
+"""Why a frame cannot be decoded here: a different model, a different llama.cpp build, or damage.
+
+A chunk that fails its checksum is damage, unless it is neural and this llama.cpp build is
+not the one that wrote the archive: then the logits, not the bytes, are what differ, and the
+message says which build to decode it with.
+"""
+
+from __future__ import annotations
+
+from ..container import NEURAL_METHODS, ChunkEntry, CodingParams, ModelInfo
+from ..engine import Engine, describe_model
+from ..errors import CorruptArchiveError, ModelMismatchError
+
+__all__ = ["check_model", "chunk_failed"]
+
+
+def check_model(expected: ModelInfo, params: CodingParams, engine: Engine) -> None:
+    """Refuse a model other than the archive's, and parameters this model cannot have been coded with."""
+    if expected.fingerprint != engine.fingerprint:
+        raise ModelMismatchError(
+            f"the archive was made with model {describe_model(expected)}, "
+            f"but the model in use is {engine.describe()}; pass the archive's model with --model (or model=)"
+        )
+    vocab = engine.model.vocab_size
+    if vocab > 1 << params.precision_bits or params.start_token >= vocab:
+        raise CorruptArchiveError(
+            f"impossible parameters for a {vocab}-token model: precision {params.precision_bits} bits, "
+            f"start token {params.start_token}"
+        )
+
+
+def chunk_failed(expected: ModelInfo, engine: Engine | None, group: int, index: int, entry: ChunkEntry) -> None:
+    """Raise the error for chunk ``index`` of ``group`` whose bytes do not match its length and checksum."""
+    where = f"group {group}, chunk {index} ({entry.method_name}, {entry.length} bytes)"
+    if entry.method in NEURAL_METHODS and engine is not None:
+        from ..models.llm import build_id
+
+        here = build_id()
+        if here != expected.llama_version:
+            raise ModelMismatchError(
+                f"{where} does not decode to its checksum: the archive was written by llama.cpp build "
+                f"{expected.llama_version!r} and this is {here!r}, whose logits differ. "
+                f"Decode it where llama-cpp-python {expected.llama_version.split('/')[0]} was built the same way."
+            )
+    raise CorruptArchiveError(f"{where} fails its checksum: the archive is damaged")

@@ -1,0 +1,102 @@
+"""The batch schedule: which lanes step, at which positions, and when a lane's window slides.
+
+llama.cpp's logits depend on the shape of the batch they were computed in, so the decoder
+must evaluate exactly the batches the encoder did. Everything here is a pure function of
+the token counts and the window settings, which the archive stores; the coder
+(:mod:`.lanes`), the benchmark's replays and the measurements of the model alone all play
+these schedules, so the slide rule lives in this one place (FORMAT.md, "Lockstep schedule"
+and "Slides").
+
+A slide drops the ``window - keep`` tokens after the start token and shifts the rest down:
+the start token stays at position 0, since it is the model's attention sink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Protocol, Sequence
+
+import numpy as np
+
+__all__ = ["Predictor", "Step", "Block", "default_slide_keep", "lockstep_steps", "sequence_blocks"]
+
+
+def default_slide_keep(window: int) -> int:
+    """Tokens a lane keeps when its window slides: three quarters of it, so the cost of a slide
+    (a shift of the cached keys) is paid once every quarter window, not every token."""
+    return window * 3 // 4
+
+
+class Predictor(Protocol):
+    """What a schedule is played on; :class:`~nacrith.models.llm.LaneEvaluator` is one."""
+
+    def reset(self) -> None:
+        """Forget every lane's context."""
+
+    def slide(self, lane: int, drop: int, length: int) -> None:
+        """Forget the ``drop`` tokens after the start token of ``lane``'s ``length`` cached ones; shift the rest down."""
+
+    def step(self, lanes: list[int], tokens: list[int], positions: list[int]) -> np.ndarray:
+        """Feed ``tokens[i]`` to ``lanes[i]`` at ``positions[i]``; the next-token logits, one row per lane."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One lockstep evaluation: each of ``lanes`` is fed one token and predicts its token ``index``."""
+
+    index: int
+    lanes: list[int]
+    """The lanes that step, in increasing order."""
+    positions: list[int]
+
+    def fed(self, tokens: Sequence[Sequence[int]], start_token: int) -> list[int]:
+        """What each lane is fed: its previous token, or the start token at step 0."""
+        return [tokens[lane][self.index - 1] if self.index else start_token for lane in self.lanes]
+
+
+def lockstep_steps(
+    predictor: Predictor, counts: Sequence[int], window: int, keep: int, *, cached: int = 0
+) -> Iterator[Step]:
+    """The steps of a group whose lanes code ``counts`` tokens, sliding ``predictor``'s windows as they fill.
+
+    ``cached``: tokens already in every lane's cache (0 for a group; measurements of a steady
+    state start full). The caller evaluates each step before asking for the next.
+    """
+    if not 1 <= keep < window:
+        raise ValueError(f"keep must be 1..window-1, got keep={keep}, window={window}")
+    kv_length = [cached] * len(counts)
+    for index in range(max(counts, default=0)):
+        lanes = [lane for lane, count in enumerate(counts) if index < count]
+        for lane in lanes:
+            if kv_length[lane] == window:
+                predictor.slide(lane, window - keep, window)
+                kv_length[lane] = keep
+        positions = [kv_length[lane] for lane in lanes]
+        for lane in lanes:
+            kv_length[lane] += 1
+        yield Step(index, lanes, positions)
+
+
+@dataclass(frozen=True)
+class Block:
+    """Tokens ``start`` to ``start + len(positions) - 1`` of one sequence, fed at once (the start token first)."""
+
+    start: int
+    positions: range
+
+
+def sequence_blocks(predictor: Predictor, count: int, window: int, keep: int) -> Iterator[Block]:
+    """One sequence of ``count`` tokens in lane 0, evaluated ``window - keep`` tokens at a time, with the
+    slide rule of :func:`lockstep_steps`: every token sees a context of ``keep`` to ``window`` tokens,
+    as in coding, at a fraction of the calls. For measuring the model alone (its ideal code length)."""
+    if not 1 <= keep < window:
+        raise ValueError(f"keep must be 1..window-1, got keep={keep}, window={window}")
+    block = window - keep
+    cached = 0
+    for start in range(0, count, block):
+        size = min(block, count - start)
+        if cached + size > window:
+            predictor.slide(0, cached - keep, cached)
+            cached = keep
+        yield Block(start, range(cached, cached + size))
+        cached += size

@@ -1,0 +1,65 @@
+"""The encoder's settings: what a caller may choose, checked once, before any work.
+
+Settings types, each for its own layer:
+
+* :class:`Options` (here): what the caller of the API chooses for compression.
+* :class:`~nacrith.container.CodingParams`: what the archive stores for the decoder, derived
+  from the options and the model (its start token).
+* :class:`~nacrith.neural.params.EnsembleParams`: the ensemble's part of both, stored as integers.
+* ``cli.jobs.Settings``: what one command line asked for (files, force, verbosity) besides these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_WINDOW, MAX_LANES, MIN_CHUNK_BYTES
+from .neural.params import EnsembleParams
+from .neural.schedule import default_slide_keep
+
+__all__ = ["Options", "ensemble_params"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """Compression settings. Only the encoder chooses them; the archive stores what decoding needs."""
+
+    lanes: int = DEFAULT_LANES
+    window: int = DEFAULT_WINDOW
+    slide_keep: int | None = None
+    """Tokens kept when a window slides; None: :func:`~nacrith.neural.schedule.default_slide_keep`."""
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    min_chunk_bytes: int = MIN_CHUNK_BYTES
+    ensemble: EnsembleParams | None = EnsembleParams()
+    """The models mixed with the LLM (None: the LLM alone)."""
+    crlf: bool = True
+    """Code text whose line ends are all CRLF as LF text (method neural-crlf): the model knows LF text better."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.lanes <= MAX_LANES:
+            raise ValueError(f"lanes must be 1..{MAX_LANES}, got {self.lanes}")
+        if not 16 <= self.window <= 1 << 16:
+            raise ValueError(f"window must be 16..65536 tokens, got {self.window}")
+        if self.slide_keep is not None and not 1 <= self.slide_keep < self.window:
+            raise ValueError(f"slide_keep must be 1..window-1, got {self.slide_keep}")
+        if not 256 <= self.chunk_bytes <= 1 << 24:
+            raise ValueError(f"chunk_bytes must be 256..16 MiB, got {self.chunk_bytes}")
+        if self.ensemble is not None and (self.ensemble.problems() or not self.ensemble.enabled):
+            raise ValueError(f"unusable ensemble parameters: {', '.join(self.ensemble.problems()) or 'every model off'}")
+
+    @property
+    def keep(self) -> int:
+        return self.slide_keep if self.slide_keep is not None else default_slide_keep(self.window)
+
+    @property
+    def group_bytes(self) -> int:
+        return self.lanes * self.chunk_bytes
+
+
+def ensemble_params(ensemble: bool | EnsembleParams | None) -> EnsembleParams | None:
+    """The API's ``ensemble=`` argument as parameters: True for the defaults, False or None for the LLM alone."""
+    if isinstance(ensemble, EnsembleParams) or ensemble is None:
+        return ensemble
+    if isinstance(ensemble, bool):
+        return EnsembleParams() if ensemble else None
+    raise TypeError(f"ensemble must be True, False or an EnsembleParams, not {type(ensemble).__name__}")
