@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_WINDOW, MAGIC
+from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_SEGMENT_BYTES, DEFAULT_WINDOW, MAGIC
 from .container import FrameReader
 from .engine import shared_engine
 from .errors import CorruptArchiveError, TruncatedArchiveError
@@ -55,6 +55,7 @@ class NacrithCompressor:
         lanes: int = DEFAULT_LANES,
         window: int = DEFAULT_WINDOW,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         ensemble: bool | EnsembleParams = True,
         threads: int | None = None,
         content_size: int | None = None,
@@ -62,8 +63,12 @@ class NacrithCompressor:
     ) -> None:
         """``ensemble``: True for the default models mixed with the LLM, False for the LLM alone,
         or an :class:`EnsembleParams` of your own (all of it is stored in the archive).
-        ``content_size``: the input's size, when known, recorded in the header and checked."""
-        options = Options(lanes=lanes, window=window, chunk_bytes=chunk_bytes, ensemble=ensemble_params(ensemble))
+        ``segment_bytes``: the largest segment; each decodes alone, so they can be coded by several
+        workers and read at random. ``content_size``: the input's size, when known, recorded in the
+        header and checked."""
+        options = Options(
+            lanes=lanes, window=window, chunk_bytes=chunk_bytes, segment_bytes=segment_bytes, ensemble=ensemble_params(ensemble)
+        )
         if content_size is not None and content_size < 0:
             raise ValueError("content_size must be >= 0")
         self._encoder = FrameEncoder(shared_engine(model, threads), options, content_size, progress)
@@ -129,6 +134,7 @@ class NacrithDecompressor:
         self._parsed = 0
         """Archive bytes parsed so far: offsets in messages count from the first byte given."""
         self._frame: FrameDecoder | None = None
+        self._reader: FrameReader | None = None
         self._frames_done = 0
         self._ended = False
         self._needs_input = True
@@ -162,20 +168,22 @@ class NacrithDecompressor:
         """Read one header or block from the input and decode it; False when none is complete yet."""
         if self._ended or not self._input:
             return False
-        reader = FrameReader(_View(self._input), self._parsed)
         try:
             if self._frame is None:
                 if self._frames_done and not MAGIC.startswith(bytes(self._input[: len(MAGIC)])):
                     raise CorruptArchiveError(f"unexpected data after the end of the archive at byte {self._parsed}")
-                self._frame = FrameDecoder(reader.read_header(), self._engine, self._progress)
+                reader = FrameReader(_View(self._input), self._parsed)
+                frame = FrameDecoder(reader.read_header(), self._engine, self._progress)
+                self._reader, self._frame = reader, frame
             else:
-                reader.header = self._frame.header
+                reader = self._reader
+                reader.reattach(_View(self._input), self._parsed)
                 self._output += self._frame.decode(reader.read_block())
         except TruncatedArchiveError:
-            return False  # wait for more input
+            return False  # wait for more input; a reader cut short is left as it was before the block
         del self._input[: reader.offset - self._parsed]
         self._parsed = reader.offset
-        if self._frame is not None and self._frame.finished:
+        if self._frame.finished:
             self._frame = None
             self._frames_done += 1
             if not self._across:
@@ -202,6 +210,7 @@ def compress(
     lanes: int = DEFAULT_LANES,
     window: int = DEFAULT_WINDOW,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    segment_bytes: int = DEFAULT_SEGMENT_BYTES,
     ensemble: bool | EnsembleParams = True,
     threads: int | None = None,
     progress: Progress | None = None,
@@ -213,6 +222,7 @@ def compress(
         lanes=lanes,
         window=window,
         chunk_bytes=chunk_bytes,
+        segment_bytes=segment_bytes,
         ensemble=ensemble,
         threads=threads,
         content_size=len(data),

@@ -5,8 +5,11 @@ from __future__ import annotations
 MAGIC = b"\x8eNCR"
 """Frame magic. The high first byte makes text-mode mangling (7-bit, CRLF) visible at once."""
 
-FORMAT_VERSION = 1
-"""Container version; a decoder rejects any other (see FORMAT.md)."""
+FORMAT_VERSION = 2
+"""Container version written; FORMAT.md specifies it. Version 1 archives are still read."""
+
+READ_VERSIONS = (1, 2)
+"""Container versions a decoder reads; it rejects any other (UnsupportedFormatError)."""
 
 STATE_BITS = 32
 """Arithmetic coder register width: low/high are 32-bit, as in the classic Witten-Neal-Cleary coder."""
@@ -21,10 +24,6 @@ DEFAULT_WINDOW = 1024
 """Tokens of context a lane keeps in the KV cache before it slides. Measured (BENCHMARKS.md): with the
 start token kept, 1024 costs about 0.9% more bits than 2048 and runs about 1.3 times as fast; the
 ensemble's n-gram and bias models, whose memory is the whole frame, win that back and more."""
-
-DEFAULT_SLIDE_KEEP = 768
-"""Tokens kept when a lane's context reaches the window: the oldest window-keep are dropped at once,
-so the cost of a slide is paid every window-keep tokens, not every token."""
 
 DEFAULT_CHUNK_BYTES = 64 * 1024
 """Largest chunk, in input bytes. Longer chunks waste fewer bits on cold starts; more chunks fill more lanes."""
@@ -44,3 +43,13 @@ FALLBACK_ZSTD_LEVEL = 19
 
 MAX_GROUP_CHUNKS = 4096
 """Upper bound on chunks in one group (neural ones are further limited to the lanes)."""
+
+DEFAULT_SEGMENT_BYTES = 1 << 20
+"""Largest segment, in input bytes. A segment decodes alone (fresh model state and ensemble), so segments
+spread over workers and can be read at random; each restart costs the ensemble what it had learned."""
+
+MIN_SEGMENT_BYTES = 4096
+"""Smallest segment size an archive may declare (small enough for tests to make many segments)."""
+
+MAX_SEGMENT_BYTES = 1 << 30
+"""Largest segment size an archive may declare: a decoder holds up to one segment's other bytes at once."""

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .container import ModelInfo
+from .container import ModelInfo, build_tag, preset_of
 from .models import registry
 
 if TYPE_CHECKING:
@@ -53,9 +53,18 @@ class Engine:
         """The model identity an archive records."""
         from .models.llm import build_id
 
+        build = build_id()
+        preset = preset_of(self.fingerprint)
+        if preset is not None:
+            return ModelInfo(self.fingerprint, build_tag(build), "", build, preset.number)
         # A file name that is not UTF-8 (possible on Linux) is stored with replacement characters.
-        name = "" if registry.known_name(self.fingerprint) else os.fsencode(self.path.name).decode("utf-8", "replace")
-        return ModelInfo(self.fingerprint, build_id(), name)
+        name = os.fsencode(self.path.name).decode("utf-8", "replace")
+        return ModelInfo(self.fingerprint, build_tag(build), name, build)
+
+    def start_token(self) -> int:
+        """The token every lane starts from: a preset's is known without opening the model."""
+        preset = preset_of(self.fingerprint)
+        return preset.start_token if preset is not None else self.model.start_token
 
     def describe(self) -> str:
         return f"{self.path.name} [{self.fingerprint.hex()}]"

@@ -14,16 +14,45 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from .constants import FORMAT_VERSION
-from .container import NEURAL_METHODS, CodingParams, EndBlock, FrameReader, ModelInfo, frames
+from .container import (
+    LAYOUT_CHUNK,
+    LAYOUT_INDEXED,
+    LAYOUT_SEGMENT,
+    NEURAL_METHODS,
+    CodingParams,
+    EndBlock,
+    FrameReader,
+    Group,
+    ModelInfo,
+    OneChunk,
+    OtherBytes,
+    frames,
+    method_name,
+)
 from .models import registry
 
-__all__ = ["ChunkInfo", "FrameInfo", "ArchiveInfo", "inspect"]
+__all__ = ["ChunkInfo", "SegmentInfo", "FrameInfo", "ArchiveInfo", "inspect"]
+
+_LAYOUTS = {LAYOUT_CHUNK: "one chunk", LAYOUT_SEGMENT: "one segment", LAYOUT_INDEXED: "indexed segments"}
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    """Where a segment's bytes are, in the content and in the archive (what the seek index lists)."""
+
+    plain_offset: int
+    plain_size: int
+    archive_offset: int
+    """From the start of the frame's archive bytes."""
+    archive_size: int
+    crc32: int
 
 
 @dataclass(frozen=True)
 class ChunkInfo:
+    segment: int
     group: int
+    """-1 for a segment's other bytes (one stream, not a group)."""
     chunk: int
     """Index in its group's table."""
     method: str
@@ -33,7 +62,7 @@ class ChunkInfo:
 
     @property
     def neural(self) -> bool:
-        return self.tokens > 0
+        return self.method.startswith("neural")
 
     @property
     def bits_per_byte(self) -> float:
@@ -44,15 +73,19 @@ class ChunkInfo:
 class FrameInfo:
     offset: int
     """Where the frame starts in the archive."""
+    version: int
+    layout: str
     compressed_size: int
     original_size: int
     declared_size: int | None
     """The content size the header declares (None for a stream)."""
-    crc32: int
     model: ModelInfo
     params: CodingParams
     groups: int
     chunks: list[ChunkInfo] = field(default_factory=list)
+    segments: list[SegmentInfo] = field(default_factory=list)
+    crc32: int | None = None
+    """The CRC-32 of the whole content, where the frame stores one (version 1, or a frame of one segment or chunk)."""
 
     @property
     def model_name(self) -> str:
@@ -60,6 +93,7 @@ class FrameInfo:
 
     @property
     def neural_tokens(self) -> int:
+        """Tokens the model coded, where the archive says (version 1); version 2 does not store them."""
         return sum(c.tokens for c in self.chunks)
 
     @property
@@ -84,21 +118,24 @@ class FrameInfo:
     def as_dict(self) -> dict[str, Any]:
         return {
             "offset": self.offset,
-            "format_version": FORMAT_VERSION,
+            "format_version": self.version,
+            "layout": self.layout,
             "original_size": self.original_size,
             "declared_size": self.declared_size,
             "compressed_size": self.compressed_size,
             **_ratios(self.original_size, self.compressed_size),
-            "crc32": f"{self.crc32:08x}",
+            "crc32": None if self.crc32 is None else f"{self.crc32:08x}",
             "model": {
                 "name": self.model_name,
                 "stored_name": self.model.name,
                 "fingerprint": self.model.fingerprint.hex(),
-                "llama_cpp_build": self.model.llama_version,
+                "build_tag": self.model.build_tag.hex(),
+                "llama_cpp_build": self.model.build or None,
             },
             "params": dataclasses.asdict(self.params),
             "groups": self.groups,
             "methods": self.method_totals(),
+            "segments": [{**dataclasses.asdict(g), "crc32": f"{g.crc32:08x}"} for g in self.segments],
             "chunks": [{**dataclasses.asdict(c), "bits_per_byte": c.bits_per_byte} for c in self.chunks],
         }
 
@@ -160,19 +197,43 @@ def _inspect_stream(stream: BinaryIO) -> ArchiveInfo:
 def _inspect_frame(reader: FrameReader) -> FrameInfo:
     start = reader.offset
     header = reader.read_header()
+    body = reader.offset
     chunks: list[ChunkInfo] = []
     groups = 0
-    end: EndBlock | None = None
-    for block in reader.blocks(last=False):
-        if isinstance(block, EndBlock):
-            end = block
-            continue
-        for index, entry in enumerate(block.entries):
-            tokens = entry.tokens if entry.method in NEURAL_METHODS else 0
-            chunks.append(ChunkInfo(groups, index, entry.method_name, entry.length, tokens, entry.payload_length))
-        groups += 1
-    assert end is not None, "FrameReader.blocks() ends with the end block or raises"
-    return FrameInfo(start, reader.offset - start, end.content_size, header.content_size, end.crc, header.model, header.params, groups, chunks)
+    crc: int | None = None
+    segment = 0
+    for block in reader.blocks():
+        if isinstance(block, OneChunk):
+            e = block.entry
+            chunks.append(ChunkInfo(0, 0, 0, e.method_name, e.length, 0, e.payload_length))
+            crc = e.crc
+        elif isinstance(block, OtherBytes):
+            chunks.append(ChunkInfo(segment, -1, 0, method_name(block.method), block.length, 0, block.payload_length))
+        elif isinstance(block, Group):
+            for index, e in enumerate(block.entries):
+                tokens = e.tokens if e.method in NEURAL_METHODS else 0
+                chunks.append(ChunkInfo(segment, groups, index, e.method_name, e.length, tokens, e.payload_length))
+            groups += 1
+        elif isinstance(block, EndBlock):
+            segment += 1
+            crc = block.crc
+    if header.version == 1:
+        original = sum(c.original_size for c in chunks)
+        layout = "version 1 frame"
+        segments = [SegmentInfo(0, original, body - start, reader.offset - body, crc or 0)]
+    else:
+        layout = _LAYOUTS[header.layout]
+        segments, plain, archive = [], 0, body - start
+        for entry in reader.segments:
+            segments.append(SegmentInfo(plain, entry.plain_size, archive, entry.archive_size, entry.crc))
+            plain += entry.plain_size
+            archive += entry.archive_size
+        original = plain if header.layout != LAYOUT_CHUNK else chunks[0].original_size
+        if header.layout == LAYOUT_INDEXED:
+            crc = None
+    return FrameInfo(
+        start, header.version, layout, reader.offset - start, original, header.content_size, header.model, header.params, groups, chunks, segments, crc
+    )
 
 
 def _ratios(original: int, compressed: int) -> dict[str, float | None]:

@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_WINDOW, MAX_LANES, MIN_CHUNK_BYTES
+from .constants import (
+    DEFAULT_CHUNK_BYTES,
+    DEFAULT_LANES,
+    DEFAULT_SEGMENT_BYTES,
+    DEFAULT_WINDOW,
+    MAX_LANES,
+    MAX_SEGMENT_BYTES,
+    MIN_CHUNK_BYTES,
+    MIN_SEGMENT_BYTES,
+)
 from .neural.params import EnsembleParams
 from .neural.schedule import default_slide_keep
 
@@ -34,6 +43,8 @@ class Options:
     """The models mixed with the LLM (None: the LLM alone)."""
     crlf: bool = True
     """Code text whose line ends are all CRLF as LF text (method neural-crlf): the model knows LF text better."""
+    segment_bytes: int = DEFAULT_SEGMENT_BYTES
+    """Largest segment: each decodes alone, so segments spread over workers and can be read at random."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.lanes <= MAX_LANES:
@@ -44,16 +55,14 @@ class Options:
             raise ValueError(f"slide_keep must be 1..window-1, got {self.slide_keep}")
         if not 256 <= self.chunk_bytes <= 1 << 24:
             raise ValueError(f"chunk_bytes must be 256..16 MiB, got {self.chunk_bytes}")
+        if not MIN_SEGMENT_BYTES <= self.segment_bytes <= MAX_SEGMENT_BYTES:
+            raise ValueError(f"segment_bytes must be {MIN_SEGMENT_BYTES}..{MAX_SEGMENT_BYTES}, got {self.segment_bytes}")
         if self.ensemble is not None and (self.ensemble.problems() or not self.ensemble.enabled):
             raise ValueError(f"unusable ensemble parameters: {', '.join(self.ensemble.problems()) or 'every model off'}")
 
     @property
     def keep(self) -> int:
         return self.slide_keep if self.slide_keep is not None else default_slide_keep(self.window)
-
-    @property
-    def group_bytes(self) -> int:
-        return self.lanes * self.chunk_bytes
 
 
 def ensemble_params(ensemble: bool | EnsembleParams | None) -> EnsembleParams | None:

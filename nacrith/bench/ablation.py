@@ -20,11 +20,11 @@ import numpy as np
 from ..constants import PRECISION_BITS
 from ..container import CodingParams
 from ..engine import Engine
-from ..frames.plan import group_chunks, plan_chunks
+from ..segments.plan import group_chunks, plan_chunks
 from ..neural.ensemble import Ensemble
 from ..neural.lanes import step_frequencies
 from ..neural.params import EnsembleParams
-from ..neural.schedule import lockstep_steps
+from ..neural.schedule import counted, lockstep_steps
 from ..options import Options
 from ..transforms import crlf_to_lf
 
@@ -90,7 +90,7 @@ def ablate(engine: Engine, data: bytes, variants: dict[str, Variant], options: O
                 ensemble.begin_group(counts)
         evaluator = engine.evaluator(len(lanes), params.window)
         evaluator.reset()
-        for step in lockstep_steps(evaluator, counts, params.window, params.slide_keep):
+        for step in lockstep_steps(evaluator, len(counts), counted(counts), params.window, params.slide_keep):
             began = time.perf_counter()
             logits = np.array(evaluator.step(step.lanes, step.fed(lanes, params.start_token), step.positions))  # llama.cpp reuses its buffer
             model_seconds += time.perf_counter() - began

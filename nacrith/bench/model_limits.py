@@ -14,7 +14,7 @@ import time
 
 
 from ..models.llm import LanguageModel
-from ..neural.schedule import lockstep_steps
+from ..neural.schedule import counted, lockstep_steps
 
 __all__ = ["ideal_bits", "lockstep_ceiling"]
 
@@ -38,6 +38,6 @@ def lockstep_ceiling(
             n = min(256, keep - start)
             evaluator.step([lane] * n, [filler[(start + i) % len(filler)] for i in range(n)], list(range(start, start + n)))
     began = time.perf_counter()
-    for step in lockstep_steps(evaluator, [steps] * lanes, window, keep, cached=keep):
+    for step in lockstep_steps(evaluator, lanes, counted([steps] * lanes), window, keep, cached=keep):
         evaluator.step(step.lanes, [filler[step.index % len(filler)]] * lanes, step.positions)
     return lanes * steps / (time.perf_counter() - began)

@@ -42,23 +42,26 @@ def render_text(report: dict[str, Any]) -> str:
 def _render_frame(report: dict[str, Any], title: str) -> str:
     model, params = report["model"], report["params"]
     streamed = report["declared_size"] is None
+    build = model["llama_cpp_build"] or f"tag {model['build_tag']}"
     fields = [
-        ("format version", str(report["format_version"])),
+        ("format version", f"{report['format_version']} ({report['layout']})"),
         ("original size", _bytes(report["original_size"]) + (" (streamed: not known in advance)" if streamed else "")),
         ("compressed size", _bytes(report["compressed_size"])),
         ("ratio", _ratio(report)),
         ("bits per byte", "-" if report["bits_per_byte"] is None else f"{report['bits_per_byte']:.3f}"),
-        ("checksum", f"CRC-32 {report['crc32']}"),
+        ("checksum", "CRC-32 per segment (below)" if report["crc32"] is None else f"CRC-32 {report['crc32']}"),
         ("model", model["name"] or "unknown model (not named in the archive)"),
         ("fingerprint", model["fingerprint"]),
-        ("llama.cpp build", model["llama_cpp_build"]),
+        ("llama.cpp build", build),
         ("precision", f"{params['precision_bits']} bits"),
         ("lanes", str(params["lanes"])),
         ("window", f"{params['window']:,} tokens"),
         ("slide keep", f"{params['slide_keep']:,} tokens"),
         ("chunk size", _bytes(params["chunk_bytes"])),
+        ("segment size", _bytes(params["segment_bytes"]) if params["segment_bytes"] else "- (one sequence)"),
         ("start token", str(params["start_token"])),
         ("ensemble", _ensemble(params["ensemble"])),
+        ("segments", str(len(report["segments"]))),
         ("groups", str(report["groups"])),
     ]
     for method, total in report["methods"].items():
@@ -66,8 +69,10 @@ def _render_frame(report: dict[str, Any], title: str) -> str:
         summary = f"{total['chunks']}: {_bytes(total['original_size'])} -> {total['payload_size']:,} ({bpb:.3f} bits/byte)"
         fields.append((f"{method} chunks", summary))
     lines = [title] + _fields(fields)
+    if len(report["segments"]) > 1:
+        lines += ["", "  seek index:"] + _table(report["segments"], _SEGMENT_COLUMNS)
     if report["chunks"]:
-        lines += [""] + _table(report["chunks"])
+        lines += [""] + _table(report["chunks"], _CHUNK_COLUMNS)
     return "\n".join(lines)
 
 
@@ -82,22 +87,31 @@ def _fields(pairs: list[tuple[str, str]]) -> list[str]:
     return [f"  {label.ljust(width)}  {value}" for label, value in pairs]
 
 
-_COLUMNS = [
+_CHUNK_COLUMNS = [
+    ("segment", "segment", "{:,}"),
     ("group", "group", "{:,}"),
     ("chunk", "chunk", "{:,}"),
     ("method", "method", "{}"),
     ("original", "original_size", "{:,}"),
-    ("tokens", "tokens", "{:,}"),
     ("payload", "payload_size", "{:,}"),
     ("bits/byte", "bits_per_byte", "{:.3f}"),
 ]
 
+_SEGMENT_COLUMNS = [
+    ("offset", "plain_offset", "{:,}"),
+    ("size", "plain_size", "{:,}"),
+    ("archive offset", "archive_offset", "{:,}"),
+    ("archive size", "archive_size", "{:,}"),
+    ("CRC-32", "crc32", "{}"),
+]
 
-def _table(chunks: list[dict[str, Any]]) -> list[str]:
-    rows = [[title for title, _, _ in _COLUMNS]]
-    rows += [[fmt.format(chunk[key]) for _, key, fmt in _COLUMNS] for chunk in chunks]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    return ["  " + "  ".join(cell.ljust(w) if key == "method" else cell.rjust(w) for cell, w, (_, key, _) in zip(row, widths, _COLUMNS)) for row in rows]
+
+def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> list[str]:
+    """Rows under a title line, numbers right-aligned; a group of -1 (a segment's other bytes) shows as "-"."""
+    cells = [[title for title, _, _ in columns]]
+    cells += [["-" if key == "group" and row[key] < 0 else fmt.format(row[key]) for _, key, fmt in columns] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    return ["  " + "  ".join(cell.ljust(w) if key == "method" else cell.rjust(w) for cell, w, (_, key, _) in zip(row, widths, columns)) for row in cells]
 
 
 def _bytes(n: int) -> str:

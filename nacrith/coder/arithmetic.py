@@ -9,14 +9,16 @@ coder exact):
   That is why the CDF precision must be at most ``STATE_BITS - 2`` bits.
 
 The stream ends with the shortest finish that names a value inside the final
-interval (two bits plus pending ones), padded with zero bits to a byte; trailing
-zero bytes are then dropped, because the decoder reads zeros past the end anyway.
+interval (two bits plus pending ones), padded with zero bits to a byte. Every
+renormalization shift emits one bit, so a stream of ``s`` shifts is exactly
+``ceil((s + 2) / 8)`` bytes, and its decoder, which reads 32 bits ahead, has read
+``32 + s`` bits when it ends: a decoder can reject a payload that is too short for
+what it decodes as soon as it reads 30 bits past its end (FORMAT.md, "Arithmetic coding").
+(Version 1 encoders dropped trailing zero bytes; :class:`ArithmeticDecoder` reads those
+with ``strict=False``.)
 """
 
 from __future__ import annotations
-
-from bisect import bisect_right
-from typing import Sequence
 
 from ..constants import STATE_BITS
 
@@ -98,14 +100,20 @@ class ArithmeticEncoder:
         self._emit(0 if self._low < _QUARTER else 1)
         if self._nacc:
             self._out.append(self._acc << (8 - self._nacc))
-        return bytes(self._out).rstrip(b"\x00")
+        return bytes(self._out)
 
 
 class ArithmeticDecoder:
-    """Decodes what :class:`ArithmeticEncoder` wrote, given the same frequency tables."""
+    """Decodes what :class:`ArithmeticEncoder` wrote, given the same frequency tables.
 
-    def __init__(self, data: bytes) -> None:
+    ``strict``: the stream is exactly what the encoder wrote, so :meth:`overrun` and :meth:`exact_end`
+    can tell a payload too short or too long for its symbols (version 2). Without it, missing
+    trailing bytes read as zeros (version 1).
+    """
+
+    def __init__(self, data: bytes, *, strict: bool = True) -> None:
         self._data = data
+        self.strict = strict
         self._bitpos = 0
         self._low = 0
         self._high = _FULL
@@ -120,6 +128,17 @@ class ArithmeticDecoder:
         if byte >= len(self._data):
             return 0
         return (self._data[byte] >> (7 - (pos & 7))) & 1
+
+    @property
+    def overrun(self) -> bool:
+        """Whether more bits were read than an encoder's stream of this length can make a decoder read."""
+        return self.strict and self._bitpos > 8 * len(self._data) + STATE_BITS - 2
+
+    @property
+    def exact_end(self) -> bool:
+        """After the last symbol: whether the stream has exactly the length its encoder would have written."""
+        shifts = self._bitpos - STATE_BITS
+        return not self.strict or len(self._data) == (shifts + 2 + 7) // 8
 
     def target(self, total: int) -> int:
         """The cumulative count the next symbol's interval contains: ``cum_low <= target < cum_low + freq``."""
@@ -149,13 +168,3 @@ class ArithmeticDecoder:
             high = (high << 1) | 1
             value = (value << 1) | self._next_bit()
         self._low, self._high, self._value = low, high, value
-
-    def decode(self, cumulative: Sequence[int]) -> int:
-        """Decode one symbol from a table of cumulative counts ``[0, c1, ..., total]``."""
-        total = cumulative[-1]
-        t = self.target(total)
-        symbol = bisect_right(cumulative, t) - 1
-        if not 0 <= symbol < len(cumulative) - 1:
-            raise ValueError("corrupt stream: target outside the table")
-        self.consume(cumulative[symbol], cumulative[symbol + 1] - cumulative[symbol], total)
-        return symbol

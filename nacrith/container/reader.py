@@ -1,177 +1,303 @@
-"""Bytes to structures: one frame read block by block, checking everything FORMAT.md says a decoder must reject."""
+"""Bytes to structures: one frame read block by block, checking everything FORMAT.md says a decoder must
+reject short of decoding (a version 1 frame through :mod:`.v1`)."""
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator, Union
 
-from ..constants import FORMAT_VERSION, MAGIC, MAX_GROUP_CHUNKS
+from ..constants import MAGIC, READ_VERSIONS
 from ..errors import CorruptArchiveError, TruncatedArchiveError, UnsupportedFormatError
-from ..neural.params import EnsembleParams
+from . import v1
+from .fields import MODEL_PRESETS, params_from_pairs
+from .stream import ByteReader
 from .structures import (
+    BUILD_TAG_BYTES,
+    FALLBACK_METHODS,
     FINGERPRINT_BYTES,
+    LAYOUT_CHUNK,
+    LAYOUT_INDEXED,
+    LAYOUT_SEGMENT,
     METHOD_STORED,
-    METHOD_ZSTD,
     NEURAL_METHODS,
     ChunkEntry,
     CodingParams,
     EndBlock,
     FrameHeader,
     Group,
+    IndexEntry,
     ModelInfo,
-    METHOD_NAMES,
+    OtherBytes,
+    method_name,
     neural_payload_bound,
 )
-from .writer import BLOCK_END, BLOCK_GROUP, FLAG_CONTENT_SIZE, FLAG_ENSEMBLE, FLAG_MODEL_NAME, FLAGS_KNOWN
+from .writer import (
+    BLOCK_END,
+    BLOCK_GROUP,
+    BLOCK_INDEX,
+    BLOCK_OTHER,
+    DESCRIPTOR_CONTENT_SIZE,
+    DESCRIPTOR_LAYOUT,
+    DESCRIPTOR_METHOD_SHIFT,
+    DESCRIPTOR_MODEL_SHIFT,
+    DESCRIPTOR_PARAMETERS,
+    FOOTER_MAGIC,
+)
 
-__all__ = ["FrameReader", "Prefixed", "frames"]
+__all__ = ["Block", "OneChunk", "Index", "FrameReader", "Prefixed", "frames"]
 
-_READ_PIECE = 1 << 20
-_MAX_VARINT_BYTES = 9  # 63 bits: more than any size this format describes
+_MAX_PARAMETERS = 64
+"""More (key, value) pairs than any header has: a damaged list is stopped, not read forever."""
 
 
-class FrameReader:
-    """Reads one frame from a binary stream, block by block, checking what FORMAT.md requires."""
+@dataclass
+class OneChunk:
+    """The whole body of a one-chunk frame (layout 0)."""
+
+    entry: ChunkEntry
+    payload: bytes
+
+
+@dataclass
+class Index:
+    """The seek index of an indexed frame, checked against the segments read before it."""
+
+    entries: list[IndexEntry] = field(default_factory=list)
+
+
+Block = Union[Group, OtherBytes, EndBlock, OneChunk, Index]
+
+
+@dataclass
+class _Segment:
+    """What a reader has seen of the current segment, to check its end block against."""
+
+    start: int
+    other: OtherBytes | None = None
+    text: int = 0
+    blocks: int = 0
+
+
+class FrameReader(ByteReader):
+    """Reads one frame from a binary stream, block by block, checking what FORMAT.md requires.
+
+    After :meth:`read_header`, :meth:`read_block` returns the frame's blocks in order until
+    ``done``: groups, other bytes and end blocks (one per segment), the index, or the one chunk.
+    """
 
     def __init__(self, stream: BinaryIO, offset: int = 0) -> None:
         """``offset``: where the frame starts in the whole input, so errors name the byte there."""
-        self._stream = stream
-        self.offset = offset
+        super().__init__(stream, offset)
+        self.start = offset
         self.header: FrameHeader | None = None
+        self.done = False
+        self.segments: list[IndexEntry] = []
+        """The segments read so far (version 2), as their index entries would list them."""
+        self._segment: _Segment | None = None
 
-    def _read(self, n: int, what: str) -> bytes:
-        # Read in bounded pieces: file.read(n) allocates n bytes first, and n may come from damage.
-        parts, got = [], 0
-        while got < n:
-            piece = self._stream.read(min(n - got, _READ_PIECE))
-            if not piece:
-                break
-            parts.append(piece)
-            got += len(piece)
-        data = b"".join(parts)
-        if len(data) != n:
-            raise TruncatedArchiveError(f"truncated archive: {what} at byte {self.offset} needs {n} bytes, got {len(data)}")
-        self.offset += n
-        return data
-
-    def _byte(self, what: str) -> int:
-        return self._read(1, what)[0]
-
-    def _varint(self, what: str) -> int:
-        value = 0
-        for i in range(_MAX_VARINT_BYTES):
-            byte = self._byte(what)
-            value |= (byte & 0x7F) << (7 * i)
-            if not byte & 0x80:
-                if i and byte == 0:
-                    raise CorruptArchiveError(f"over-long varint for {what} at byte {self.offset}")
-                return value
-        raise CorruptArchiveError(f"varint for {what} longer than {_MAX_VARINT_BYTES} bytes at byte {self.offset}")
-
-    def _short_string(self, what: str) -> str:
-        raw = self._read(self._byte(what), what)
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise CorruptArchiveError(f"{what} is not UTF-8") from None
+    # --- header ---------------------------------------------------------------
 
     def read_header(self) -> FrameHeader:
-        magic = self._stream.read(len(MAGIC))
-        self.offset += len(magic)
+        magic = self.read_up_to(len(MAGIC))
         if len(magic) < len(MAGIC) and MAGIC.startswith(magic):
-            raise TruncatedArchiveError(f"truncated archive: {len(magic)} bytes, shorter than a header")
+            raise TruncatedArchiveError("empty input: no archive" if not magic else f"truncated archive: {len(magic)} bytes, shorter than a header")
         if magic != MAGIC:
             raise UnsupportedFormatError("not a nacrith archive (bad magic number)")
-        version = self._byte("format version")
-        if version != FORMAT_VERSION:
+        version = self.byte("format version")
+        if version not in READ_VERSIONS:
             raise UnsupportedFormatError(
-                f"archive format version {version}; this nacrith reads version {FORMAT_VERSION} (upgrade nacrith?)"
+                f"archive format version {version}; this nacrith reads versions {', '.join(map(str, READ_VERSIONS))} (upgrade nacrith?)"
             )
-        flags = self._byte("flags")
-        if flags & ~FLAGS_KNOWN:
-            raise CorruptArchiveError(f"reserved header flag bits set: 0x{flags:02x}")
-        content_size = self._varint("content size") if flags & FLAG_CONTENT_SIZE else None
-        fingerprint = self._read(FINGERPRINT_BYTES, "model fingerprint")
-        llama_version = self._short_string("llama.cpp version")
-        name = self._short_string("model name") if flags & FLAG_MODEL_NAME else ""
-        if flags & FLAG_MODEL_NAME and not name:
-            raise CorruptArchiveError("the model-name flag is set but the name is empty")
-        precision = self._byte("precision")
-        lanes, window, keep, chunk_bytes, start = (
-            self._varint(w) for w in ("lanes", "window", "slide keep", "chunk size", "start token")
-        )
-        ensemble = None
-        if flags & FLAG_ENSEMBLE:
-            count = len(EnsembleParams().values())
-            ensemble = EnsembleParams.from_values([self._varint(f"ensemble parameter {i + 1}") for i in range(count)])
-        params = CodingParams(precision, lanes, window, keep, chunk_bytes, start, ensemble)
-        params.validate()
-        self.header = FrameHeader(ModelInfo(fingerprint, llama_version, name), params, content_size)
+        self.header = v1.read_header(self) if version == 1 else self._read_header_v2()
         return self.header
 
-    def read_block(self) -> Group | EndBlock:
+    def _read_header_v2(self) -> FrameHeader:
+        descriptor = self.byte("descriptor")
+        layout = descriptor & DESCRIPTOR_LAYOUT
+        preset = (descriptor >> DESCRIPTOR_MODEL_SHIFT) & 0x03
+        method = descriptor >> DESCRIPTOR_METHOD_SHIFT
+        if layout > LAYOUT_INDEXED:
+            raise CorruptArchiveError(f"reserved frame layout {layout}")
+        if preset and preset not in MODEL_PRESETS:
+            raise CorruptArchiveError(f"reserved model number {preset}")
+        if layout != LAYOUT_CHUNK and method:
+            raise CorruptArchiveError(f"reserved descriptor bits set: 0x{descriptor:02x}")
+        if layout == LAYOUT_CHUNK and not descriptor & DESCRIPTOR_CONTENT_SIZE:
+            raise CorruptArchiveError("a one-chunk frame without its content size")
+        build_tag = self.read(BUILD_TAG_BYTES, "build tag")
+        content_size = self.varint("content size") if descriptor & DESCRIPTOR_CONTENT_SIZE else None
+        if preset:
+            fingerprint, name = MODEL_PRESETS[preset].fingerprint, ""
+        else:
+            fingerprint = self.read(FINGERPRINT_BYTES, "model fingerprint")
+            name = self.short_string("model name")
+        pairs = []
+        if descriptor & DESCRIPTOR_PARAMETERS:
+            while True:
+                key = self.varint("parameter key")
+                if not key:
+                    break
+                if len(pairs) == _MAX_PARAMETERS:
+                    raise CorruptArchiveError(f"more than {_MAX_PARAMETERS} header parameters")
+                pairs.append((key, self.varint(f"parameter {key}")))
+            if not pairs:
+                raise CorruptArchiveError("the parameters flag is set but no parameter follows")
+        params = params_from_pairs(pairs, MODEL_PRESETS[preset].start_token if preset else None)
+        if layout == LAYOUT_CHUNK:
+            _check_entry("the chunk", ChunkEntry(method, content_size or 0, 0, 0, 0), params, payload=False)
+        return FrameHeader(ModelInfo(fingerprint, build_tag, name, preset=preset), params, content_size, 2, layout, method)
+
+    # --- blocks ---------------------------------------------------------------
+
+    def read_block(self) -> Block:
         """The next block. Raises TruncatedArchiveError if the stream ends inside it."""
         if self.header is None:
             self.read_header()
-        assert self.header is not None
-        kind = self._byte("block type")
-        if kind == BLOCK_END:
-            size = self._varint("content size")
-            crc = int.from_bytes(self._read(4, "content checksum"), "little")
-            return EndBlock(size, crc)
-        if kind != BLOCK_GROUP:
-            raise CorruptArchiveError(f"unknown block type {kind} at byte {self.offset - 1}")
-        return self._read_group(self.header.params)
+        header = self.header
+        assert header is not None
+        if self.done:
+            raise CorruptArchiveError("read past the end of the frame")
+        if header.version == 1:
+            block = v1.read_block(self, header.params)
+            self.done = isinstance(block, EndBlock)
+            return block
+        if header.layout == LAYOUT_CHUNK:
+            return self._read_one_chunk(header)
+        at = self.offset
+        kind = self.byte("block type")
+        if kind == BLOCK_INDEX and header.layout == LAYOUT_INDEXED and self._segment is None and self.segments:
+            return self._read_index()
+        segment = self._segment or _Segment(at)
+        block: Block
+        if kind == BLOCK_OTHER and not segment.blocks:
+            block = segment.other = self._read_other(header.params)
+        elif kind == BLOCK_GROUP:
+            block = self._read_group(header.params)
+            segment.text += sum(e.length for e in block.entries)
+        elif kind == BLOCK_END:
+            block = EndBlock(self.varint("segment size"), self.u32("segment checksum"))
+            self._end_segment(block, header, segment)
+            return block
+        elif kind == BLOCK_OTHER:
+            raise CorruptArchiveError(f"other bytes at byte {at}, not at the start of segment {len(self.segments)}")
+        else:
+            raise CorruptArchiveError(f"unexpected block type {kind} at byte {at}")
+        segment.blocks += 1
+        self._segment = segment  # only now: a block cut short leaves the reader as it was, to be read again
+        return block
 
-    def blocks(self, *, last: bool = True) -> Iterator[Group | EndBlock]:
-        """Yield each group, then the end block. ``last``: the input must end there (else the
-        caller reads what follows, e.g. the next of several concatenated frames)."""
-        while True:
-            block = self.read_block()
-            if isinstance(block, EndBlock):
-                if last and self._stream.read(1):
-                    raise CorruptArchiveError(f"unexpected data after the end of the archive at byte {self.offset}")
-                yield block
-                return
-            yield block
+    def reattach(self, stream: BinaryIO, offset: int) -> None:
+        """Go on reading the same frame from ``stream``, whose first byte is at ``offset`` (a streaming
+        decoder's buffer, after a block that was cut short: the reader is as it was before that block)."""
+        self._stream = stream
+        self.offset = offset
+
+    def blocks(self) -> Iterator[Block]:
+        """Every block of the frame after its header, in order."""
+        while not self.done:
+            yield self.read_block()
+
+    def _read_one_chunk(self, header: FrameHeader) -> OneChunk:
+        payload_length = self.varint("payload length")
+        assert header.content_size is not None
+        entry = ChunkEntry(header.chunk_method, header.content_size, 0, payload_length, self.u32("chunk checksum"))
+        _check_entry("the chunk", entry, header.params)
+        chunk = OneChunk(entry, self.read(payload_length, "chunk payload"))
+        self.done = True
+        return chunk
 
     def _read_group(self, params: CodingParams) -> Group:
-        count = self._varint("chunk count")
-        if not 1 <= count <= MAX_GROUP_CHUNKS:
-            raise CorruptArchiveError(f"group of {count} chunks; a group holds 1..{MAX_GROUP_CHUNKS}")
+        count = self.varint("chunk count")
+        if not 1 <= count <= params.lanes:
+            raise CorruptArchiveError(f"group of {count} chunks; the archive allows 1..{params.lanes} lanes")
         entries = []
         for i in range(count):
-            method = self._byte(f"chunk {i} method")
-            if method not in METHOD_NAMES:
-                raise CorruptArchiveError(f"chunk {i}: unknown method {method}")
-            length = self._varint(f"chunk {i} length")
-            tokens = self._varint(f"chunk {i} token count") if method in NEURAL_METHODS else 0
-            payload_length = self._varint(f"chunk {i} payload length")
-            crc = int.from_bytes(self._read(4, f"chunk {i} checksum"), "little")
-            entry = ChunkEntry(method, length, tokens, payload_length, crc)
-            _check_entry(i, entry, params)
+            method = self.byte(f"chunk {i} method")
+            length = self.varint(f"chunk {i} length")
+            payload_length = self.varint(f"chunk {i} payload length")
+            entry = ChunkEntry(method, length, 0, payload_length, self.u32(f"chunk {i} checksum"))
+            if method not in NEURAL_METHODS:
+                raise CorruptArchiveError(f"chunk {i}: method {method_name(method)} in a group (neural chunks only)")
+            _check_entry(f"chunk {i}", entry, params)
             entries.append(entry)
-        neural = sum(e.method in NEURAL_METHODS for e in entries)
-        if neural > params.lanes:
-            raise CorruptArchiveError(f"group of {neural} neural chunks; the archive allows {params.lanes} lanes")
-        payloads = [self._read(e.payload_length, f"chunk {i} payload") for i, e in enumerate(entries)]
-        return Group(entries, payloads)
+        return Group(entries, [self.read(e.payload_length, f"chunk {i} payload") for i, e in enumerate(entries)])
+
+    def _read_other(self, params: CodingParams) -> OtherBytes:
+        count = self.varint("run count")
+        if not 2 <= count <= params.segment_bytes + 1:
+            raise CorruptArchiveError(f"{count} runs of text and other bytes (2..{params.segment_bytes + 1})")
+        runs, total = [], 0
+        for i in range(count):
+            runs.append(self.varint(f"run {i} length"))
+            total += runs[-1]
+            if total > params.segment_bytes:
+                raise CorruptArchiveError(f"runs of more than a segment's {params.segment_bytes} bytes")
+            if i and not runs[-1]:
+                raise CorruptArchiveError(f"run {i} is empty (only the first run may be)")
+        method = self.byte("other bytes method")
+        if method not in FALLBACK_METHODS:
+            raise CorruptArchiveError(f"other bytes coded with method {method_name(method)}")
+        payload_length = self.varint("other bytes payload length")
+        other = OtherBytes(runs, method, payload_length, self.u32("other bytes checksum"))
+        _check_fallback_payload("the other bytes", method, other.length, payload_length)
+        other.payload = self.read(payload_length, "other bytes payload")
+        return other
+
+    def _end_segment(self, end: EndBlock, header: FrameHeader, segment: _Segment) -> None:
+        number = len(self.segments)
+        expected = segment.text + (segment.other.length if segment.other else 0)
+        if segment.other and segment.text != segment.other.text_length:
+            raise CorruptArchiveError(f"segment {number}: its groups hold {segment.text} bytes of text, its layout {segment.other.text_length}")
+        if end.content_size != expected:
+            raise CorruptArchiveError(f"segment {number}: its end block says {end.content_size} bytes, its blocks hold {expected}")
+        empty_frame = header.layout == LAYOUT_SEGMENT and not segment.blocks
+        if not 1 <= end.content_size <= header.params.segment_bytes and not (empty_frame and end.content_size == 0):
+            raise CorruptArchiveError(f"segment {number} of {end.content_size} bytes (1..{header.params.segment_bytes})")
+        self.segments.append(IndexEntry(end.content_size, self.offset - segment.start, end.crc))
+        self._segment = None
+        if header.layout == LAYOUT_SEGMENT:
+            self.done = True
+        if header.content_size is not None and sum(s.plain_size for s in self.segments) > header.content_size:
+            raise CorruptArchiveError(f"the segments hold more than the {header.content_size} bytes the header declares")
+
+    def _read_index(self) -> Index:
+        start = self.offset - 1
+        count = self.varint("segment count")
+        if count != len(self.segments):
+            raise CorruptArchiveError(f"the index lists {count} segments; the frame has {len(self.segments)}")
+        index = Index()
+        for number, seen in enumerate(self.segments):
+            entry = IndexEntry(self.varint("segment size"), self.varint("segment archive size"), self.u32("segment checksum"))
+            if entry != seen:
+                raise CorruptArchiveError(f"the index disagrees with segment {number}: {entry} against {seen}")
+            index.entries.append(entry)
+        size = self.offset - start
+        if self.u32("index size") != size or self.read(len(FOOTER_MAGIC), "footer magic") != FOOTER_MAGIC:
+            raise CorruptArchiveError(f"bad index footer at byte {self.offset - 8}")
+        self.done = True
+        return index
 
 
-def _check_entry(index: int, entry: ChunkEntry, params: CodingParams) -> None:
-    """Bounds that keep a damaged table from asking for absurd work or memory."""
-    longest = params.chunk_bytes if entry.method in NEURAL_METHODS else params.chunk_bytes * params.lanes
+def _check_entry(what: str, entry: ChunkEntry, params: CodingParams, *, payload: bool = True) -> None:
+    """Bounds that keep a damaged table from asking for absurd work or memory (``payload``: its length is known)."""
+    longest = params.chunk_bytes if entry.method in NEURAL_METHODS else params.segment_bytes
     if not 1 <= entry.length <= longest:
-        raise CorruptArchiveError(f"chunk {index}: length {entry.length} outside 1..{longest}")
-    if entry.method == METHOD_STORED and entry.payload_length != entry.length:
-        raise CorruptArchiveError(f"chunk {index}: stored payload of {entry.payload_length} bytes for {entry.length}")
-    if entry.method == METHOD_ZSTD and entry.payload_length >= entry.length:
-        raise CorruptArchiveError(f"chunk {index}: zstd payload not smaller than its {entry.length} bytes")
+        raise CorruptArchiveError(f"{what}: length {entry.length} outside 1..{longest}")
     if entry.method in NEURAL_METHODS:
-        if not 1 <= entry.tokens <= entry.length:
-            raise CorruptArchiveError(f"chunk {index}: {entry.tokens} tokens for {entry.length} bytes")
-        bound = neural_payload_bound(entry.tokens, params.precision_bits)
+        bound = neural_payload_bound(entry.length, params.precision_bits)
         if entry.payload_length > bound:
-            raise CorruptArchiveError(f"chunk {index}: payload of {entry.payload_length} bytes exceeds {bound}")
+            raise CorruptArchiveError(f"{what}: payload of {entry.payload_length} bytes exceeds {bound}")
+    elif entry.method not in FALLBACK_METHODS:
+        raise CorruptArchiveError(f"{what}: unknown method {entry.method}")
+    elif payload:
+        _check_fallback_payload(what, entry.method, entry.length, entry.payload_length)
+
+
+def _check_fallback_payload(what: str, method: int, length: int, payload_length: int) -> None:
+    if method == METHOD_STORED and payload_length != length:
+        raise CorruptArchiveError(f"{what}: stored payload of {payload_length} bytes for {length}")
+    if method != METHOD_STORED and payload_length >= length:
+        raise CorruptArchiveError(f"{what}: {method_name(method)} payload not smaller than its {length} bytes")
 
 
 class Prefixed:
@@ -194,10 +320,9 @@ class Prefixed:
 def frames(stream: BinaryIO) -> Iterator[FrameReader]:
     """A reader for each frame of ``stream`` in turn, each handed out before its header is read.
 
-    Concatenated archives (``cat a.nacr b.nacr``) are a valid input, as with gzip, xz and zstd
-    (FORMAT.md, "Concatenated frames"). The caller reads each frame to its end block with
-    ``blocks(last=False)`` before asking for the next. Bytes after an end block that do not
-    begin another frame are rejected.
+    Concatenated archives (``cat a.nacr b.nacr``) are one valid input, as with gzip, xz and
+    zstd (FORMAT.md, "Overview"). The caller reads each frame to its end before asking for the
+    next. Bytes after a frame that do not begin another frame are rejected.
     """
     reader = FrameReader(stream)
     yield reader
@@ -210,4 +335,3 @@ def frames(stream: BinaryIO) -> Iterator[FrameReader]:
             raise CorruptArchiveError(f"unexpected data after the end of the archive at byte {start}")
         reader = FrameReader(Prefixed(magic, stream), start)
         yield reader
-

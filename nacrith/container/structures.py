@@ -1,15 +1,17 @@
-"""The container's structures and their bounds: what a frame header, a chunk entry and an end block hold.
+"""The container's structures and their bounds: what a frame header, a block and the seek index hold.
 
 Plain data, checked against FORMAT.md's bounds; :mod:`.writer` turns them into bytes and
-:mod:`.reader` back. A model is a fingerprint and a few strings here, a payload opaque bytes.
+:mod:`.reader` back (:mod:`.v1` reads version 1). A model is a fingerprint and a few bytes
+here, a payload opaque bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from dataclasses import dataclass, field
 
-from ..constants import MAX_CHUNK_BYTES, MAX_LANES, STATE_BITS
+from ..constants import MAX_CHUNK_BYTES, MAX_LANES, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, STATE_BITS
 from ..errors import CorruptArchiveError
 from ..neural.params import EnsembleParams
 
@@ -18,18 +20,28 @@ __all__ = [
     "METHOD_ZSTD",
     "METHOD_NEURAL",
     "METHOD_NEURAL_CRLF",
+    "METHOD_XZ",
     "NEURAL_METHODS",
-    "method_name",
+    "FALLBACK_METHODS",
     "METHOD_NAMES",
+    "method_name",
+    "LAYOUT_CHUNK",
+    "LAYOUT_SEGMENT",
+    "LAYOUT_INDEXED",
+    "BACKEND_LLAMA_CPU",
     "ModelInfo",
     "CodingParams",
     "FrameHeader",
     "ChunkEntry",
     "Group",
+    "OtherBytes",
     "EndBlock",
+    "IndexEntry",
+    "build_tag",
     "crc32",
     "neural_payload_bound",
     "FINGERPRINT_BYTES",
+    "BUILD_TAG_BYTES",
     "MAX_WINDOW",
 ]
 
@@ -38,10 +50,24 @@ METHOD_ZSTD = 1
 METHOD_NEURAL = 2
 METHOD_NEURAL_CRLF = 3
 """Neural, of the chunk with every CRLF line end made LF (the model codes web-style text better)."""
+METHOD_XZ = 4
+"""A raw LZMA2 stream (xz's), for bytes where it beats zstd: most binaries (version 2)."""
 NEURAL_METHODS = frozenset({METHOD_NEURAL, METHOD_NEURAL_CRLF})
-METHOD_NAMES = {METHOD_STORED: "stored", METHOD_ZSTD: "zstd", METHOD_NEURAL: "neural", METHOD_NEURAL_CRLF: "neural-crlf"}
+FALLBACK_METHODS = frozenset({METHOD_STORED, METHOD_ZSTD, METHOD_XZ})
+METHOD_NAMES = {METHOD_STORED: "stored", METHOD_ZSTD: "zstd", METHOD_NEURAL: "neural", METHOD_NEURAL_CRLF: "neural-crlf", METHOD_XZ: "xz"}
+
+LAYOUT_CHUNK = 0
+"""Version 2: the frame is one chunk (a short text): no tables, no end block."""
+LAYOUT_SEGMENT = 1
+"""Version 2: the frame is one segment, ended by its end block."""
+LAYOUT_INDEXED = 2
+"""Version 2: segments, then the seek index and its footer."""
+
+BACKEND_LLAMA_CPU = 0
+"""llama.cpp on the CPU: the only backend whose logits version 2 defines."""
 
 FINGERPRINT_BYTES = 8
+BUILD_TAG_BYTES = 2
 MAX_WINDOW = 1 << 16
 
 
@@ -49,19 +75,23 @@ def method_name(method: int) -> str:
     return METHOD_NAMES.get(method, f"unknown({method})")
 
 
-def neural_payload_bound(tokens: int, precision_bits: int) -> int:
-    """Most payload bytes a neural chunk may have, a bound no coded chunk can exceed.
+def neural_payload_bound(symbols: int, precision_bits: int) -> int:
+    """Most payload bytes a neural chunk of ``symbols`` tokens (or fewer) may have: no coded chunk exceeds it.
 
     A frequency of at least 1 in ``2**precision`` costs at most ``precision`` bits, and the
-    coder's integer rounding less than 2 more: the interval it narrows spans more than
-    ``2**30`` of the state, so ``span // total >= 2**(30 - precision)`` (FORMAT.md, "Chunk
-    entry"). The finish adds 2 bits and a byte's padding, well inside the 8 spare bytes.
+    coder's integer rounding less than 2 more (DESIGN.md); the finish adds 2 bits and a
+    byte's padding, well inside the 8 spare bytes.
     """
-    return (tokens * (precision_bits + 2) + 7) // 8 + 8
+    return (symbols * (precision_bits + 2) + 7) // 8 + 8
+
+
+def build_tag(build: str) -> bytes:
+    """The short tag of a build identity a version 2 header stores: the first bytes of its SHA-256."""
+    return hashlib.sha256(build.encode("utf-8")).digest()[:BUILD_TAG_BYTES]
 
 
 def crc32(data: bytes, value: int = 0) -> int:
-    """CRC-32 (ISO 3309, as in gzip and zip): the checksum of chunks and of the whole content."""
+    """CRC-32 (ISO 3309, as in gzip and zip): the checksum of chunks, segments and whole contents."""
     return zlib.crc32(data, value) & 0xFFFFFFFF
 
 
@@ -71,15 +101,19 @@ class ModelInfo:
 
     fingerprint: bytes
     """First 8 bytes of the SHA-256 of the GGUF file."""
-    llama_version: str
-    """llama-cpp-python version that wrote the archive; logits can change between builds."""
+    build_tag: bytes
+    """First 2 bytes of the SHA-256 of the build identity (version 2); logits can change between builds."""
     name: str = ""
-    """File name of a model not known by fingerprint (empty for the built-in presets)."""
+    """File name of a model not known by fingerprint (empty for the presets)."""
+    build: str = ""
+    """The whole build identity, where the archive stores it (version 1); else empty."""
+    preset: int = 0
+    """The header's model number: 0 for a model named by fingerprint, else a preset's (version 2)."""
 
 
 @dataclass(frozen=True)
 class CodingParams:
-    """Every parameter the neural decoder depends on, besides the model itself."""
+    """Every parameter the decoder depends on, besides the model itself."""
 
     precision_bits: int
     lanes: int
@@ -89,6 +123,9 @@ class CodingParams:
     start_token: int
     ensemble: EnsembleParams | None = None
     """The ensemble's parameters; None: the LLM alone, through the plain quantization."""
+    segment_bytes: int = 0
+    """Largest segment, in original bytes (version 2); 0 for version 1, whose frame is one sequence."""
+    backend: int = BACKEND_LLAMA_CPU
 
     def validate(self) -> None:
         """Raise CorruptArchiveError when a value is impossible (a damaged or hostile header)."""
@@ -103,6 +140,10 @@ class CodingParams:
             problems.append(f"slide keep {self.slide_keep} (1..window-1)")
         if not 1 <= self.chunk_bytes <= MAX_CHUNK_BYTES:
             problems.append(f"chunk size {self.chunk_bytes} (1..{MAX_CHUNK_BYTES})")
+        if self.segment_bytes and not MIN_SEGMENT_BYTES <= self.segment_bytes <= MAX_SEGMENT_BYTES:
+            problems.append(f"segment size {self.segment_bytes} ({MIN_SEGMENT_BYTES}..{MAX_SEGMENT_BYTES})")
+        if self.backend != BACKEND_LLAMA_CPU:
+            problems.append(f"backend {self.backend} (0)")
         if self.ensemble is not None:
             problems += self.ensemble.problems()
             if not self.ensemble.enabled:
@@ -116,18 +157,23 @@ class FrameHeader:
     model: ModelInfo
     params: CodingParams
     content_size: int | None = None
-    """Original size when known in advance (not for a stream); the end block always has it."""
+    """Original size when known in advance; version 1's end block, and version 2's segments, always have it."""
+    version: int = 2
+    layout: int = LAYOUT_SEGMENT
+    chunk_method: int = METHOD_STORED
+    """The method of a one-chunk frame (layout 0)."""
 
 
 @dataclass(frozen=True)
 class ChunkEntry:
-    """One row of a group's chunk table."""
+    """One row of a group's chunk table (or the one chunk of a frame of layout 0)."""
 
     method: int
     length: int
     """Original bytes of the chunk."""
     tokens: int
-    """Token count (neural chunks only; 0 otherwise). Decoding stops after this many."""
+    """Version 1's token count of a neural chunk (decoding stops after this many); 0 in version 2, whose
+    neural chunks are decoded until they reach their length."""
     payload_length: int
     crc: int
     """CRC-32 of the chunk's original bytes: a bad model or build stops at the first bad chunk."""
@@ -145,8 +191,43 @@ class Group:
     payloads: list[bytes] = field(default_factory=list)
 
 
+@dataclass
+class OtherBytes:
+    """A segment's bytes that are not coded by the model, as one stream, and where they go.
+
+    ``runs`` alternate between text (coded by the groups) and other bytes (this stream),
+    text first: ``[text, other, text, other, ...]``; any run but the last two may be empty.
+    """
+
+    runs: list[int]
+    method: int
+    payload_length: int
+    crc: int
+    """CRC-32 of the other bytes, in order."""
+    payload: bytes = b""
+
+    @property
+    def length(self) -> int:
+        return sum(self.runs[1::2])
+
+    @property
+    def text_length(self) -> int:
+        return sum(self.runs[0::2])
+
+
 @dataclass(frozen=True)
 class EndBlock:
+    """The end of a version 1 frame, or of a version 2 segment: its size and the CRC-32 of its bytes."""
+
     content_size: int
     crc: int
 
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One segment in the seek index."""
+
+    plain_size: int
+    archive_size: int
+    """Bytes of the segment's blocks in the archive, its end block included."""
+    crc: int

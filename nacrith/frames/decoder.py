@@ -1,7 +1,10 @@
 """One frame in: its blocks, in order, to the original bytes, every chunk checked before it is returned.
 
-The model is opened only when the first neural chunk appears, so an archive of binary
-data decodes without one.
+A version 2 frame is one chunk, one segment, or segments followed by their seek index
+(which the reader has checked against them); each segment decodes alone
+(:class:`~nacrith.segments.decoder.SegmentDecoder`). Version 1 frames go to
+:mod:`.legacy`. The model is opened only when the first neural chunk appears, so an archive
+of binary data decodes without one.
 """
 
 from __future__ import annotations
@@ -9,14 +12,14 @@ from __future__ import annotations
 from typing import Callable
 
 from .. import fallback
-from ..container import METHOD_NEURAL_CRLF, NEURAL_METHODS, EndBlock, FrameHeader, Group, crc32
+from ..container import LAYOUT_SEGMENT, NEURAL_METHODS, Block, EndBlock, FrameHeader, Group, Index, OneChunk, crc32
 from ..engine import Engine
 from ..errors import CorruptArchiveError
 from ..neural.ensemble import Ensemble
-from ..neural.lanes import decode_group
-from ..transforms import lf_to_crlf
+from ..segments.decoder import SegmentDecoder, decode_text_group
 from .diagnose import check_model, chunk_failed
-from .progress import LaneReport, Progress
+from .legacy import V1FrameDecoder
+from .progress import Progress
 
 __all__ = ["FrameDecoder"]
 
@@ -31,58 +34,61 @@ class FrameDecoder:
         self.header = header
         self._engine_factory = engine_factory
         self._engine: Engine | None = None
-        self._ensemble: Ensemble | None = None
         self._progress = progress
-        self._crc = 0
+        self._legacy = V1FrameDecoder(header, engine_factory, progress) if header.version == 1 else None
+        self._segment: SegmentDecoder | None = None
+        self._segments = 0
         self._size = 0
-        self._groups = 0
-        self.finished = False
+        self._finished = False
 
-    def decode(self, block: Group | EndBlock) -> bytes:
-        """The original bytes of a group (b"" for the end block, which is checked)."""
-        if self.finished:
-            raise CorruptArchiveError("data after the end block")
-        if isinstance(block, EndBlock):
-            self._check_end(block)
-            self.finished = True
+    @property
+    def finished(self) -> bool:
+        return self._legacy.finished if self._legacy else self._finished
+
+    def decode(self, block: Block) -> bytes:
+        """The original bytes a block completes, in order (b"" for an end or an index)."""
+        if self._legacy:
+            return self._legacy.decode(block)  # type: ignore[arg-type]
+        if self._finished:
+            raise CorruptArchiveError("data after the end of the frame")
+        if isinstance(block, OneChunk):
+            out = self._one_chunk(block)
+            self._finish(len(out))
+            return out
+        if isinstance(block, Index):
+            self._finish(sum(e.plain_size for e in block.entries))
             return b""
-        neural = [i for i, e in enumerate(block.entries) if e.method in NEURAL_METHODS]
-        tokens: dict[int, list[int]] = {}
-        if neural:
+        if self._segment is None:
+            self._segment = SegmentDecoder(self.header.model, self.header.params, self._engine_for_neural, self._segments, self._progress)
+        out = self._segment.decode(block)
+        self._size += len(out)
+        if isinstance(block, EndBlock):
+            self._segment = None
+            self._segments += 1
+            if self.header.layout == LAYOUT_SEGMENT:
+                self._finish(self._size)
+        return out
+
+    def _one_chunk(self, block: OneChunk) -> bytes:
+        entry = block.entry
+        if entry.method in NEURAL_METHODS:
             engine = self._engine_for_neural()
             p = self.header.params
-            if p.ensemble is not None and self._ensemble is None:
-                self._ensemble = Ensemble(p.ensemble, engine.model.vocab_size, p.precision_bits)
-            methods = [block.entries[i].method for i in neural]
-            report = LaneReport(self._progress, engine.model, methods) if self._progress else None
-            decoded = decode_group(
-                engine.evaluator(len(neural), p.window),
-                [block.payloads[i] for i in neural],
-                [block.entries[i].tokens for i in neural],
-                p,
-                ensemble=self._ensemble,
-                progress=report,
-            )
-            tokens = dict(zip(neural, decoded))
-        parts = []
-        for i, (entry, payload) in enumerate(zip(block.entries, block.payloads)):
-            if i in tokens:
-                assert self._engine is not None
-                data = self._engine.model.detokenize(tokens[i])
-                if entry.method == METHOD_NEURAL_CRLF:
-                    data = lf_to_crlf(data)
-            else:
-                data = fallback.unpack(entry.method, payload, entry.length)
-            if len(data) != entry.length or crc32(data) != entry.crc:
-                chunk_failed(self.header.model, self._engine, self._groups, i, entry)
-            parts.append(data)
-        out = b"".join(parts)
-        self._crc = crc32(out, self._crc)
-        self._size += len(out)
-        self._groups += 1
-        if self._progress:  # neural bytes were reported token by token
-            self._progress(sum(e.length for i, e in enumerate(block.entries) if i not in tokens), 0, 0.0)
-        return out
+            ensemble = Ensemble(p.ensemble, engine.model.vocab_size, p.precision_bits) if p.ensemble else None
+            [data] = decode_text_group(Group([entry], [block.payload]), engine, p, ensemble, self._progress)
+        else:
+            data = fallback.unpack(entry.method, block.payload, entry.length)
+            if self._progress:
+                self._progress(len(data), 0, 0.0)
+        if len(data) != entry.length or crc32(data) != entry.crc:
+            chunk_failed(self.header.model, self._engine, "the chunk", entry)
+        return data
+
+    def _finish(self, size: int) -> None:
+        declared = self.header.content_size
+        if declared is not None and declared != size:
+            raise CorruptArchiveError(f"the archive decodes to {size} bytes, but its header declares {declared}")
+        self._finished = True
 
     def _engine_for_neural(self) -> Engine:
         if self._engine is None:
@@ -90,13 +96,3 @@ class FrameDecoder:
             check_model(self.header.model, self.header.params, engine)
             self._engine = engine
         return self._engine
-
-    def _check_end(self, end: EndBlock) -> None:
-        declared = self.header.content_size
-        if end.content_size != self._size or (declared is not None and declared != self._size):
-            raise CorruptArchiveError(
-                f"the archive decodes to {self._size} bytes, but it declares {end.content_size}"
-                + (f" (header: {declared})" if declared is not None else "")
-            )
-        if end.crc != self._crc:
-            raise CorruptArchiveError("the content checksum does not match: the archive is damaged")

@@ -7,7 +7,7 @@ message says which build to decode it with.
 
 from __future__ import annotations
 
-from ..container import NEURAL_METHODS, ChunkEntry, CodingParams, ModelInfo
+from ..container import NEURAL_METHODS, ChunkEntry, CodingParams, ModelInfo, build_tag
 from ..engine import Engine, describe_model
 from ..errors import CorruptArchiveError, ModelMismatchError
 
@@ -29,17 +29,18 @@ def check_model(expected: ModelInfo, params: CodingParams, engine: Engine) -> No
         )
 
 
-def chunk_failed(expected: ModelInfo, engine: Engine | None, group: int, index: int, entry: ChunkEntry) -> None:
-    """Raise the error for chunk ``index`` of ``group`` whose bytes do not match its length and checksum."""
-    where = f"group {group}, chunk {index} ({entry.method_name}, {entry.length} bytes)"
+def chunk_failed(expected: ModelInfo, engine: Engine | None, where: str, entry: ChunkEntry) -> None:
+    """Raise the error for the chunk at ``where`` whose bytes do not match its length and checksum."""
+    where = f"{where} ({entry.method_name}, {entry.length} bytes)"
     if entry.method in NEURAL_METHODS and engine is not None:
         from ..models.llm import build_id
 
         here = build_id()
-        if here != expected.llama_version:
+        if build_tag(here) != expected.build_tag:
+            written = f"build {expected.build!r}" if expected.build else f"a build tagged {expected.build_tag.hex()}"
             raise ModelMismatchError(
-                f"{where} does not decode to its checksum: the archive was written by llama.cpp build "
-                f"{expected.llama_version!r} and this is {here!r}, whose logits differ. "
-                f"Decode it where llama-cpp-python {expected.llama_version.split('/')[0]} was built the same way."
+                f"{where} does not decode to its checksum: the archive was written by llama.cpp {written} and this is "
+                f"{here!r} (tag {build_tag(here).hex()}), whose logits differ. Decode it with the llama-cpp-python build "
+                "that wrote it (the same version, built the same way)."
             )
     raise CorruptArchiveError(f"{where} fails its checksum: the archive is damaged")

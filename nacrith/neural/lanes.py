@@ -3,8 +3,9 @@
 Lane ``i`` is the group's ``i``-th neural chunk. The model steps every unfinished lane at
 once (:func:`~.schedule.lockstep_steps`), and each lane's next token is coded with the
 frequencies of its row: the plain quantization of the logits, or the ensemble's mixture.
-A lane leaves the batch after its last token. The token counts, which the chunk table
-stores, decide every batch, so the decoder evaluates exactly what the encoder did.
+A lane leaves the batch after its last token. The encoder knows each lane's tokens; the
+decoder stops a lane when its tokens' bytes reach the chunk's length (version 2), or after
+the chunk's token count (version 1), in time for the next step: both play the same batches.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import numpy as np
 from ..coder.arithmetic import ArithmeticDecoder, ArithmeticEncoder
 from ..coder.cdf import quantize
 from ..container import CodingParams
-from ..errors import NacrithError
+from ..errors import CorruptArchiveError, NacrithError
 from .ensemble import Ensemble
-from .schedule import Predictor, Step, lockstep_steps
+from .schedule import Predictor, Step, counted, lockstep_steps
 
-__all__ = ["LaneProgress", "encode_group", "decode_group", "step_frequencies"]
+__all__ = ["LaneProgress", "LaneLengths", "encode_group", "decode_group", "step_frequencies"]
 
 LaneProgress = Callable[[list[int], list[int], float], None]
 """Called after each step with (its lanes, the tokens coded in them, their ideal cost in bits)."""
@@ -35,25 +36,52 @@ def step_frequencies(step: Step, logits: np.ndarray, precision_bits: int, ensemb
         raise NacrithError(f"the model returned unusable logits: {exc}") from None
 
 
+class LaneLengths:
+    """When a decoded lane is complete: its tokens' bytes reach its chunk's length.
+
+    ``crlf[i]``: lane ``i`` is a neural-crlf chunk, whose length counts a CR before every LF of its tokens.
+    """
+
+    def __init__(self, lengths: Sequence[int], crlf: Sequence[bool], piece_lengths: np.ndarray, piece_newlines: np.ndarray) -> None:
+        self.lengths = list(lengths)
+        self._crlf = list(crlf)
+        self._pieces = piece_lengths
+        self._newlines = piece_newlines
+        self.done = [0] * len(self.lengths)
+
+    def more(self, lane: int, index: int) -> bool:
+        return self.done[lane] < self.lengths[lane]
+
+    def add(self, lane: int, token: int) -> None:
+        size = int(self._pieces[token]) + (int(self._newlines[token]) if self._crlf[lane] else 0)
+        self.done[lane] += size
+        if size == 0 or self.done[lane] > self.lengths[lane]:
+            raise CorruptArchiveError(
+                f"lane {lane} decodes a token of {size} bytes past its {self.lengths[lane]} bytes: the payload is damaged"
+            )
+
+
 def encode_group(
     predictor: Predictor,
     tokens: Sequence[Sequence[int]],
     params: CodingParams,
     *,
+    regions: Sequence[int] | None = None,
     ensemble: Ensemble | None = None,
     progress: LaneProgress | None = None,
 ) -> list[bytes]:
-    """One arithmetic-coded payload per lane. ``ensemble`` (if any) learns from every token coded."""
+    """One arithmetic-coded payload per lane. ``ensemble`` (if any) learns from every token coded;
+    ``regions``: what each lane reserves in its memory (default: its token count; version 2: the chunk's length)."""
     if any(len(t) == 0 for t in tokens):
         raise ValueError("every lane needs at least one token")
     counts = [len(t) for t in tokens]
     predictor.reset()
     if ensemble:
-        ensemble.begin_group(counts)
+        ensemble.begin_group(list(regions or counts))
     encoders = [ArithmeticEncoder() for _ in tokens]
     precision_bits = params.precision_bits
     total = 1 << precision_bits
-    for step in lockstep_steps(predictor, counts, params.window, params.slide_keep):
+    for step in lockstep_steps(predictor, len(tokens), counted(counts), params.window, params.slide_keep):
         logits = predictor.step(step.lanes, step.fed(tokens, params.start_token), step.positions)
         freq = step_frequencies(step, logits, precision_bits, ensemble)
         coded = [tokens[lane][step.index] for lane in step.lanes]
@@ -72,21 +100,28 @@ def encode_group(
 def decode_group(
     predictor: Predictor,
     payloads: Sequence[bytes],
-    counts: Sequence[int],
+    ends: Sequence[int] | LaneLengths,
     params: CodingParams,
     *,
+    regions: Sequence[int] | None = None,
     ensemble: Ensemble | None = None,
     progress: LaneProgress | None = None,
 ) -> list[list[int]]:
-    """The token sequences, ``counts[i]`` tokens from ``payloads[i]``; ``ensemble`` as the encoder's was."""
+    """The lanes' token sequences, from ``payloads``; ``ensemble`` and ``regions`` as the encoder's were.
+
+    ``ends``: each lane's token count (version 1), or :class:`LaneLengths` (version 2: decode until
+    the bytes reach each chunk's length; the payloads must then be exactly as long as their code).
+    """
+    lengths = ends if isinstance(ends, LaneLengths) else None
+    more = lengths.more if lengths else counted(list(ends))  # type: ignore[arg-type]
     predictor.reset()
     if ensemble:
-        ensemble.begin_group(list(counts))
-    decoders = [ArithmeticDecoder(p) for p in payloads]
+        ensemble.begin_group(list(regions or (lengths.lengths if lengths else ends)))  # type: ignore[union-attr, arg-type]
+    decoders = [ArithmeticDecoder(p, strict=lengths is not None) for p in payloads]
     tokens: list[list[int]] = [[] for _ in payloads]
     precision_bits = params.precision_bits
     total = 1 << precision_bits
-    for step in lockstep_steps(predictor, counts, params.window, params.slide_keep):
+    for step in lockstep_steps(predictor, len(payloads), more, params.window, params.slide_keep):
         logits = predictor.step(step.lanes, step.fed(tokens, params.start_token), step.positions)
         cumulative = np.cumsum(step_frequencies(step, logits, precision_bits, ensemble), axis=1)
         coded = []
@@ -97,6 +132,10 @@ def decode_group(
             high = int(cumulative[row, symbol])
             low = int(cumulative[row, symbol - 1]) if symbol else 0
             decoder.consume(low, high - low, total)
+            if decoder.overrun:
+                raise CorruptArchiveError(f"lane {lane}'s payload of {len(payloads[lane])} bytes ends before its tokens: it is damaged")
+            if lengths:
+                lengths.add(lane, symbol)
             tokens[lane].append(symbol)
             coded.append(symbol)
             bits += precision_bits - math.log2(high - low)
@@ -104,4 +143,7 @@ def decode_group(
             ensemble.update(step.lanes, coded)
         if progress:
             progress(step.lanes, coded, bits)
+    for lane, decoder in enumerate(decoders):
+        if not decoder.exact_end:
+            raise CorruptArchiveError(f"lane {lane}'s payload of {len(payloads[lane])} bytes is longer than its code: it is damaged")
     return tokens

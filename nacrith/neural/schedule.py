@@ -14,11 +14,11 @@ the start token stays at position 0, since it is the model's attention sink.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
-__all__ = ["Predictor", "Step", "Block", "default_slide_keep", "lockstep_steps", "sequence_blocks"]
+__all__ = ["Predictor", "Step", "Block", "default_slide_keep", "lockstep_steps", "counted", "sequence_blocks"]
 
 
 def default_slide_keep(window: int) -> int:
@@ -55,26 +55,40 @@ class Step:
 
 
 def lockstep_steps(
-    predictor: Predictor, counts: Sequence[int], window: int, keep: int, *, cached: int = 0
+    predictor: Predictor, lanes: int, more: Callable[[int, int], bool], window: int, keep: int, *, cached: int = 0
 ) -> Iterator[Step]:
-    """The steps of a group whose lanes code ``counts`` tokens, sliding ``predictor``'s windows as they fill.
+    """The steps of a group of ``lanes`` lanes, sliding ``predictor``'s windows as they fill.
 
-    ``cached``: tokens already in every lane's cache (0 for a group; measurements of a steady
-    state start full). The caller evaluates each step before asking for the next.
+    ``more(lane, index)``: whether ``lane`` codes a token at step ``index``. It is asked once per
+    lane and step, only while the lane is still in the batch: a lane that says no has left for
+    good. The encoder knows every lane's token count (:func:`counted`); a decoder finds out as it
+    decodes, in time for the next step, so both play the same steps. ``cached``: tokens already
+    in every lane's cache (0 for a group; measurements of a steady state start full). The caller
+    evaluates each step before asking for the next.
     """
     if not 1 <= keep < window:
         raise ValueError(f"keep must be 1..window-1, got keep={keep}, window={window}")
-    kv_length = [cached] * len(counts)
-    for index in range(max(counts, default=0)):
-        lanes = [lane for lane, count in enumerate(counts) if index < count]
-        for lane in lanes:
+    kv_length = [cached] * lanes
+    active = list(range(lanes))
+    index = 0
+    while True:
+        active = [lane for lane in active if more(lane, index)]
+        if not active:
+            return
+        for lane in active:
             if kv_length[lane] == window:
                 predictor.slide(lane, window - keep, window)
                 kv_length[lane] = keep
-        positions = [kv_length[lane] for lane in lanes]
-        for lane in lanes:
+        positions = [kv_length[lane] for lane in active]
+        for lane in active:
             kv_length[lane] += 1
-        yield Step(index, lanes, positions)
+        yield Step(index, active, positions)
+        index += 1
+
+
+def counted(counts: Sequence[int]) -> Callable[[int, int], bool]:
+    """``more`` for lanes of known token counts."""
+    return lambda lane, index: index < counts[lane]
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
-"""What the encoder does with a span of input before coding it: chunks, their methods, their groups.
+"""What the encoder does with a segment before coding it: its text chunks, its other bytes, their layout.
 
 Text runs are cut into chunks at line ends (:mod:`nacrith.chunking`); a chunk whose tokens
 give back exactly its bytes is for the model (as LF text when its line ends are all CRLF),
-anything else for the fallback, and neighbouring fallback chunks become one. Chunks are
-then grouped so that no group holds more neural chunks than there are lanes. Only the
-encoder plans: the decoder reads every decision from the chunk table.
+anything else joins the segment's other bytes, one stream for the fallback. The runs say
+how the two interleave. Neural chunks are then grouped, at most ``lanes`` to a group. Only
+the encoder plans: the decoder reads every decision from the archive.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..transforms import crlf_to_lf
 if TYPE_CHECKING:
     from ..models.llm import LanguageModel
 
-__all__ = ["FALLBACK", "Chunk", "plan_chunks", "group_chunks", "input_bytes"]
+__all__ = ["FALLBACK", "Chunk", "SegmentPlan", "plan_chunks", "plan_segment", "group_chunks", "input_bytes"]
 
 FALLBACK = -1
 """A chunk's method until the fallback decides between zstd and stored."""
@@ -63,12 +63,17 @@ def _text_chunk(model: LanguageModel, text: bytes, crlf: bool) -> Chunk:
     lf = crlf_to_lf(text) if crlf else None
     if lf is not None:
         tokens = model.tokenize(lf)
-        if tokens and model.detokenize(tokens) == lf:
+        if _gives_back(model, tokens, lf):
             return Chunk(text, METHOD_NEURAL_CRLF, tokens=tokens)
     tokens = model.tokenize(text)
-    if tokens and model.detokenize(tokens) == text:
+    if _gives_back(model, tokens, text):
         return Chunk(text, METHOD_NEURAL, tokens=tokens)
     return Chunk(text, FALLBACK)
+
+
+def _gives_back(model: LanguageModel, tokens: list[int], text: bytes) -> bool:
+    """Whether ``tokens`` are exactly ``text``, each of at least one byte (a decoder stops a chunk by its length)."""
+    return bool(tokens) and model.detokenize(tokens) == text and bool(model.piece_lengths[tokens].min() > 0)
 
 
 def _join_fallback(chunks: list[Chunk]) -> list[Chunk]:
@@ -80,6 +85,32 @@ def _join_fallback(chunks: list[Chunk]) -> list[Chunk]:
         else:
             out.append(chunk)
     return out
+
+
+@dataclass
+class SegmentPlan:
+    """A segment's neural chunks in order, its other bytes as one stream, and how they interleave."""
+
+    chunks: list[Chunk]
+    other: bytes
+    runs: list[int]
+    """Alternating text and other run lengths, text first (``[text]`` alone when there are no other bytes)."""
+
+
+def plan_segment(data: bytes, model: Callable[[], LanguageModel], options: Options) -> SegmentPlan:
+    """The chunks of ``data``, with every chunk the model cannot code moved to the other bytes."""
+    chunks, other, runs = [], [], [0]
+    for chunk in plan_chunks(data, model, options):
+        if chunk.neural:
+            chunks.append(chunk)
+            if len(runs) % 2 == 0:
+                runs.append(0)
+        else:
+            other.append(chunk.data)
+            if len(runs) % 2:
+                runs.append(0)
+        runs[-1] += len(chunk.data)
+    return SegmentPlan(chunks, b"".join(other), runs)
 
 
 def group_chunks(chunks: list[Chunk], lanes: int) -> list[list[Chunk]]:

@@ -1,0 +1,129 @@
+"""The compact parts of a version 2 header: model presets and the coding parameters as (key, value) pairs.
+
+A header names a known model by a small number and writes only the parameters that differ
+from their defaults, so an archive of a short text made with the defaults spends a few bytes
+on saying how it was made (FORMAT.md, "Parameters").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from ..constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_SEGMENT_BYTES, DEFAULT_WINDOW, PRECISION_BITS
+from ..errors import CorruptArchiveError, UnsupportedFormatError
+from ..neural.params import EnsembleParams
+from ..neural.schedule import default_slide_keep
+from .structures import BACKEND_LLAMA_CPU, CodingParams
+
+__all__ = ["ModelPreset", "MODEL_PRESETS", "preset_of", "params_to_pairs", "params_from_pairs"]
+
+
+@dataclass(frozen=True)
+class ModelPreset:
+    number: int
+    fingerprint: bytes
+    file_name: str
+    start_token: int
+    """The model's BOS token: where every lane starts unless the header says otherwise."""
+
+
+MODEL_PRESETS = {
+    1: ModelPreset(1, bytes.fromhex("b179c9523d0e6a0f"), "SmolLM2-135M-Instruct.Q4_1.gguf", 1),
+    2: ModelPreset(2, bytes.fromhex("a5fd3b62230aa5ec"), "gemma-3-270m-q4_k_m.gguf", 2),
+}
+"""Header model number -> the model it stands for. 0 means the fingerprint follows in the header."""
+
+
+def preset_of(fingerprint: bytes) -> ModelPreset | None:
+    return next((p for p in MODEL_PRESETS.values() if p.fingerprint == fingerprint), None)
+
+
+_ENSEMBLE_FIELDS = [f.name for f in fields(EnsembleParams)]
+
+KEY_PRECISION, KEY_LANES, KEY_WINDOW, KEY_SLIDE_KEEP, KEY_CHUNK, KEY_START, KEY_SEGMENT, KEY_ENSEMBLE = range(1, 9)
+KEY_ENSEMBLE_FIRST = 9
+"""Keys 9 to 18: the ten ensemble parameters, in the order of :class:`EnsembleParams`."""
+KEY_BACKEND = KEY_ENSEMBLE_FIRST + len(_ENSEMBLE_FIELDS)
+LAST_KEY = KEY_BACKEND
+
+
+def _defaults(window: int, start_token: int | None) -> dict[int, int | None]:
+    ensemble = EnsembleParams()
+    out: dict[int, int | None] = {
+        KEY_PRECISION: PRECISION_BITS,
+        KEY_LANES: DEFAULT_LANES,
+        KEY_WINDOW: DEFAULT_WINDOW,
+        KEY_SLIDE_KEEP: default_slide_keep(window),
+        KEY_CHUNK: DEFAULT_CHUNK_BYTES,
+        KEY_START: start_token,
+        KEY_SEGMENT: DEFAULT_SEGMENT_BYTES,
+        KEY_ENSEMBLE: 1,
+        KEY_BACKEND: BACKEND_LLAMA_CPU,
+    }
+    for i, name in enumerate(_ENSEMBLE_FIELDS):
+        out[KEY_ENSEMBLE_FIRST + i] = getattr(ensemble, name)
+    return out
+
+
+def params_to_pairs(params: CodingParams, default_start: int | None) -> list[tuple[int, int]]:
+    """The (key, value) pairs a header writes: every parameter that differs from its default, by key.
+
+    ``default_start``: the start token the model preset implies (None for a model named by
+    fingerprint, whose start token is always written).
+    """
+    values: dict[int, int] = {
+        KEY_PRECISION: params.precision_bits,
+        KEY_LANES: params.lanes,
+        KEY_WINDOW: params.window,
+        KEY_SLIDE_KEEP: params.slide_keep,
+        KEY_CHUNK: params.chunk_bytes,
+        KEY_START: params.start_token,
+        KEY_SEGMENT: params.segment_bytes,
+        KEY_ENSEMBLE: int(params.ensemble is not None),
+        KEY_BACKEND: params.backend,
+    }
+    if params.ensemble is not None:
+        for i, name in enumerate(_ENSEMBLE_FIELDS):
+            values[KEY_ENSEMBLE_FIRST + i] = getattr(params.ensemble, name)
+    defaults = _defaults(params.window, default_start)
+    return [(key, value) for key, value in sorted(values.items()) if defaults[key] != value]
+
+
+def params_from_pairs(pairs: list[tuple[int, int]], default_start: int | None) -> CodingParams:
+    """The parameters a header's pairs stand for (keys strictly increasing, each at most once).
+
+    Raises UnsupportedFormatError for a key this decoder does not know (a newer encoder's), and
+    CorruptArchiveError for pairs out of order or contradicting each other.
+    """
+    given: dict[int, int] = {}
+    for key, value in pairs:
+        if key > LAST_KEY:
+            raise UnsupportedFormatError(f"the archive sets parameter {key}, unknown to this nacrith (upgrade nacrith?)")
+        if given and key <= max(given):
+            raise CorruptArchiveError(f"header parameter {key} out of order or repeated")
+        given[key] = value
+    window = given.get(KEY_WINDOW, DEFAULT_WINDOW)
+    values = {**_defaults(window, default_start), **given}
+    if values[KEY_START] is None:
+        raise CorruptArchiveError("the header names its model by fingerprint but gives no start token")
+    ensemble_keys = range(KEY_ENSEMBLE_FIRST, KEY_ENSEMBLE_FIRST + len(_ENSEMBLE_FIELDS))
+    if values[KEY_ENSEMBLE] not in (0, 1):
+        raise CorruptArchiveError(f"ensemble switch {values[KEY_ENSEMBLE]} (0 or 1)")
+    ensemble = None
+    if values[KEY_ENSEMBLE]:
+        ensemble = EnsembleParams(*(values[k] for k in ensemble_keys))  # type: ignore[arg-type]
+    elif any(k in given for k in ensemble_keys):
+        raise CorruptArchiveError("ensemble parameters given with the ensemble off")
+    params = CodingParams(
+        precision_bits=values[KEY_PRECISION],  # type: ignore[arg-type]
+        lanes=values[KEY_LANES],  # type: ignore[arg-type]
+        window=window,
+        slide_keep=values[KEY_SLIDE_KEEP],  # type: ignore[arg-type]
+        chunk_bytes=values[KEY_CHUNK],  # type: ignore[arg-type]
+        start_token=values[KEY_START],  # type: ignore[arg-type]
+        ensemble=ensemble,
+        segment_bytes=values[KEY_SEGMENT],  # type: ignore[arg-type]
+        backend=values[KEY_BACKEND],  # type: ignore[arg-type]
+    )
+    params.validate()
+    return params
