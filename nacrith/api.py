@@ -19,9 +19,12 @@ from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_SEGMENT_BYTES
 from .container import FrameReader
 from .engine import shared_engine
 from .errors import CorruptArchiveError, TruncatedArchiveError
+from .container import LAYOUT_INDEXED
 from .frames import FrameDecoder, FrameEncoder, Progress
+from .frames.parallel import ParallelFrameDecoder
 from .neural.params import EnsembleParams
 from .options import Options, ensemble_params
+from .workers.local import WorkerPool
 
 __all__ = ["compress", "decompress", "NacrithCompressor", "NacrithDecompressor", "ModelFile", "resolve_model"]
 
@@ -58,20 +61,23 @@ class NacrithCompressor:
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         ensemble: bool | EnsembleParams = True,
         threads: int | None = None,
+        workers: int | WorkerPool = 1,
         content_size: int | None = None,
         progress: Progress | None = None,
     ) -> None:
         """``ensemble``: True for the default models mixed with the LLM, False for the LLM alone,
         or an :class:`EnsembleParams` of your own (all of it is stored in the archive).
         ``segment_bytes``: the largest segment; each decodes alone, so they can be coded by several
-        workers and read at random. ``content_size``: the input's size, when known, recorded in the
-        header and checked."""
+        workers and read at random. ``workers``: processes that code segments side by side (or a
+        :class:`~nacrith.workers.local.WorkerPool` to share); the archive is the same for any number.
+        ``content_size``: the input's size, when known, recorded in the header and checked."""
         options = Options(
             lanes=lanes, window=window, chunk_bytes=chunk_bytes, segment_bytes=segment_bytes, ensemble=ensemble_params(ensemble)
         )
         if content_size is not None and content_size < 0:
             raise ValueError("content_size must be >= 0")
-        self._encoder = FrameEncoder(shared_engine(model, threads), options, content_size, progress)
+        self._pool, self._owns_pool = _pool(workers, model, threads)
+        self._encoder = FrameEncoder(shared_engine(model, threads), options, content_size, progress, self._pool)
         self._finished = False
 
     def compress(self, data: bytes) -> bytes:
@@ -83,7 +89,20 @@ class NacrithCompressor:
         if self._finished:
             raise ValueError("repeated call to flush()")
         self._finished = True
-        return self._encoder.finish()
+        try:
+            return self._encoder.finish()
+        finally:
+            if self._owns_pool and self._pool is not None:
+                self._pool.close()
+
+
+def _pool(workers: int | WorkerPool, model: str | os.PathLike[str] | None, threads: int | None) -> tuple[WorkerPool | None, bool]:
+    """The pool to use (None: this process alone), and whether the caller owns it (made it here)."""
+    if isinstance(workers, WorkerPool):
+        return workers, False
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a WorkerPool or an int >= 1, got {workers!r}")
+    return (WorkerPool(workers, model=model, threads=threads), True) if workers > 1 else (None, False)
 
 
 class _View:
@@ -122,18 +141,22 @@ class NacrithDecompressor:
         threads: int | None = None,
         progress: Progress | None = None,
         read_across_frames: bool = False,
+        workers: int | WorkerPool = 1,
     ) -> None:
+        """``workers``: processes that decode the segments of an indexed archive side by side (or a
+        :class:`~nacrith.workers.local.WorkerPool` to share)."""
         self._model = model
         self._threads = threads
         self._progress = progress
         self._across = read_across_frames
+        self._pool, self._owns_pool = _pool(workers, model, threads)
         self._input = bytearray()
         """Archive bytes received and not yet parsed."""
         self._output = bytearray()
         """Decoded bytes not yet returned (``max_length``)."""
         self._parsed = 0
         """Archive bytes parsed so far: offsets in messages count from the first byte given."""
-        self._frame: FrameDecoder | None = None
+        self._frame: FrameDecoder | ParallelFrameDecoder | None = None
         self._reader: FrameReader | None = None
         self._frames_done = 0
         self._ended = False
@@ -173,12 +196,18 @@ class NacrithDecompressor:
                 if self._frames_done and not MAGIC.startswith(bytes(self._input[: len(MAGIC)])):
                     raise CorruptArchiveError(f"unexpected data after the end of the archive at byte {self._parsed}")
                 reader = FrameReader(_View(self._input), self._parsed)
-                frame = FrameDecoder(reader.read_header(), self._engine, self._progress)
+                header = reader.read_header()
+                parallel = self._pool is not None and header.version == 2 and header.layout == LAYOUT_INDEXED
+                frame = ParallelFrameDecoder(header, self._pool, self._progress) if parallel else FrameDecoder(header, self._engine, self._progress)
                 self._reader, self._frame = reader, frame
             else:
                 reader = self._reader
                 reader.reattach(_View(self._input), self._parsed)
-                self._output += self._frame.decode(reader.read_block())
+                block = reader.read_block()
+                if isinstance(self._frame, ParallelFrameDecoder):
+                    self._output += self._frame.decode(block, bytes(self._input[: reader.offset - self._parsed]), self._parsed)
+                else:
+                    self._output += self._frame.decode(block)
         except TruncatedArchiveError:
             return False  # wait for more input; a reader cut short is left as it was before the block
         del self._input[: reader.offset - self._parsed]
@@ -190,7 +219,14 @@ class NacrithDecompressor:
                 self._ended = True
                 self.unused_data = bytes(self._input)
                 self._input.clear()
+                self.close()
         return True
+
+    def close(self) -> None:
+        """Stop the workers this decompressor started (done at the end of a one-frame stream anyway)."""
+        if self._owns_pool and self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def _engine(self):  # -> Engine; called on the first neural chunk only
         return shared_engine(self._model, self._threads)
@@ -213,6 +249,7 @@ def compress(
     segment_bytes: int = DEFAULT_SEGMENT_BYTES,
     ensemble: bool | EnsembleParams = True,
     threads: int | None = None,
+    workers: int | WorkerPool = 1,
     progress: Progress | None = None,
 ) -> bytes:
     """Compress ``data`` into one archive (its size recorded in the header)."""
@@ -225,6 +262,7 @@ def compress(
         segment_bytes=segment_bytes,
         ensemble=ensemble,
         threads=threads,
+        workers=workers,
         content_size=len(data),
         progress=progress,
     )
@@ -236,11 +274,15 @@ def decompress(
     *,
     model: str | os.PathLike[str] | None = None,
     threads: int | None = None,
+    workers: int | WorkerPool = 1,
     progress: Progress | None = None,
 ) -> bytes:
     """Decompress a whole archive, or several concatenated ones into the concatenation of their
     contents (as lzma.decompress does). Trailing garbage, truncation and damage raise a NacrithError."""
-    d = NacrithDecompressor(model=model, threads=threads, progress=progress, read_across_frames=True)
-    out = d.decompress(bytes(data))
-    d.check_complete()
+    d = NacrithDecompressor(model=model, threads=threads, progress=progress, read_across_frames=True, workers=workers)
+    try:
+        out = d.decompress(bytes(data))
+        d.check_complete()
+    finally:
+        d.close()
     return out

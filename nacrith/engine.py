@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .container import ModelInfo, build_tag, preset_of
+from .container import BACKEND_LLAMA_CPU, BACKEND_LLAMA_CUDA, ModelInfo, build_tag, preset_of
 from .models import registry
 
 if TYPE_CHECKING:
@@ -24,10 +24,14 @@ __all__ = ["Engine", "shared_engine", "describe_model"]
 class Engine:
     """A model file, loaded on first use, with the evaluator of the last lane shape used."""
 
-    def __init__(self, model: str | os.PathLike[str] | None = None, threads: int | None = None) -> None:
+    def __init__(self, model: str | os.PathLike[str] | None = None, threads: int | None = None, *, gpu: int | None = None) -> None:
+        """``gpu``: the CUDA device to offload the model's layers to (None: the CPU). The archive records which,
+        since the logits differ."""
         self.path: Path = registry.resolve_model_path(model)
         self.fingerprint = registry.fingerprint(self.path)
         self.threads = threads
+        self.gpu = gpu
+        self.backend = BACKEND_LLAMA_CPU if gpu is None else BACKEND_LLAMA_CUDA
         self._model: LanguageModel | None = None
         self._evaluator: LaneEvaluator | None = None
         self._evaluator_shape: tuple[int, int] | None = None
@@ -37,7 +41,7 @@ class Engine:
         if self._model is None:
             from .models.llm import LanguageModel  # llama.cpp only once a model is really needed
 
-            self._model = LanguageModel(self.path)
+            self._model = LanguageModel(self.path, gpu=self.gpu)
         return self._model
 
     def evaluator(self, lanes: int, window: int) -> LaneEvaluator:
@@ -76,11 +80,11 @@ def describe_model(info: ModelInfo) -> str:
     return f"{name} [{info.fingerprint.hex()}]"
 
 
-_engines: dict[tuple[str, int | None], Engine] = {}
+_engines: dict[tuple[str, int | None, int | None], Engine] = {}
 
 
-def shared_engine(model: str | os.PathLike[str] | None = None, threads: int | None = None) -> Engine:
-    """The process's engine for a model file and thread count: the model and its contexts load once."""
-    probe = Engine(model, threads)
-    key = (f"{probe.path.resolve()}:{probe.fingerprint.hex()}", threads)
+def shared_engine(model: str | os.PathLike[str] | None = None, threads: int | None = None, *, gpu: int | None = None) -> Engine:
+    """The process's engine for a model file, thread count and device: the model and its contexts load once."""
+    probe = Engine(model, threads, gpu=gpu)
+    key = (f"{probe.path.resolve()}:{probe.fingerprint.hex()}", threads, gpu)
     return _engines.setdefault(key, probe)

@@ -18,7 +18,7 @@ from .constants import FALLBACK_ZSTD_LEVEL
 from .container import METHOD_STORED, METHOD_XZ, METHOD_ZSTD
 from .errors import CorruptArchiveError
 
-__all__ = ["pack", "unpack", "xz_dictionary_size"]
+__all__ = ["pack", "encode", "unpack", "xz_dictionary_size"]
 
 ZSTD_MAX_WINDOW_LOG = 27
 """zstd's window: the data's length rounded up to a power of two, at most 2^27 (``zstd --long``'s)."""
@@ -30,13 +30,16 @@ XZ_MAX_DICTIONARY = 1 << 26
 def pack(data: bytes, *, xz: bool = True) -> tuple[int, bytes]:
     """(method, payload) for ``data``: the smallest of zstd, LZMA2 (unless ``xz`` is False) and the bytes as they are."""
     best = (METHOD_STORED, data)
-    candidates = [(METHOD_ZSTD, _zstd(data))]
-    if xz:
-        candidates.append((METHOD_XZ, _xz(data)))
-    for method, payload in candidates:
+    for method in (METHOD_ZSTD, METHOD_XZ) if xz else (METHOD_ZSTD,):
+        payload = encode(method, data)
         if len(payload) < len(best[1]):
             best = (method, payload)
     return best
+
+
+def encode(method: int, data: bytes) -> bytes:
+    """``data`` coded by one fallback method, as :func:`unpack` reads it."""
+    return {METHOD_STORED: bytes, METHOD_ZSTD: _zstd, METHOD_XZ: _xz}[method](data)
 
 
 def unpack(method: int, payload: bytes, length: int) -> bytes:

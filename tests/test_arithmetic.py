@@ -22,8 +22,18 @@ def _encode(symbols: list[int], tables: list[np.ndarray]) -> bytes:
 
 
 def _decode(data: bytes, tables: list[np.ndarray]) -> list[int]:
+    """Each symbol through target() and consume(), as the lanes decode; the stream must end exactly."""
     dec = ArithmeticDecoder(data)
-    return [dec.decode([0, *np.cumsum(f).tolist()]) for f in tables]
+    out = []
+    for f in tables:
+        cumulative = np.concatenate([[0], np.cumsum(f)])
+        total = int(cumulative[-1])
+        s = int(np.searchsorted(cumulative, dec.target(total), side="right")) - 1
+        dec.consume(int(cumulative[s]), int(f[s]), total)
+        assert not dec.overrun
+        out.append(s)
+    assert dec.exact_end
+    return out
 
 
 def _ideal_bits(symbols: list[int], tables: list[np.ndarray]) -> float:
@@ -31,8 +41,37 @@ def _ideal_bits(symbols: list[int], tables: list[np.ndarray]) -> float:
 
 
 def test_empty_stream_finishes_in_one_byte() -> None:
-    assert len(ArithmeticEncoder().finish()) <= 1
-    ArithmeticDecoder(b"")  # a decoder over nothing can be made; it reads zeros
+    assert len(ArithmeticEncoder().finish()) == 1  # the two bits of the finish, padded
+    assert ArithmeticDecoder(ArithmeticEncoder().finish()).exact_end
+
+
+def test_a_payload_too_short_for_its_symbols_is_overrun_within_30_bits_of_its_end() -> None:
+    """A strict decoder has read at most 30 bits past the end of a whole payload: more means it was cut."""
+    rng = np.random.default_rng(3)
+    table = quantize(rng.normal(0, 2, 64), 16)
+    symbols = rng.integers(0, 64, 400).tolist()
+    data = _encode(symbols, [table] * len(symbols))
+    cumulative = np.concatenate([[0], np.cumsum(table)])
+    for cut in (len(data) - 1, len(data) // 2, 1):
+        dec = ArithmeticDecoder(data[:cut])
+        seen = []
+        for _ in symbols:
+            s = int(np.searchsorted(cumulative, dec.target(1 << 16), side="right")) - 1
+            dec.consume(int(cumulative[s]), int(table[s]), 1 << 16)
+            seen.append(dec.overrun)
+            if dec.overrun:
+                break
+        assert any(seen), cut
+        assert ArithmeticDecoder(data[:cut], strict=False).overrun is False  # version 1 reads zeros past the end
+
+
+def test_a_payload_longer_than_its_symbols_is_not_an_exact_end() -> None:
+    table = np.array([TOTAL // 2, TOTAL // 2])
+    data = _encode([0, 1, 1, 0], [table] * 4)
+    dec = ArithmeticDecoder(data + b"\x00")
+    for s in [0, 1, 1, 0]:
+        dec.consume(s * TOTAL // 2, TOTAL // 2, TOTAL)
+    assert not dec.exact_end
 
 
 def test_one_symbol_alphabet_costs_nothing() -> None:

@@ -17,7 +17,7 @@ from ..neural.schedule import default_slide_keep
 from ..transforms import crlf_to_lf
 from .model_limits import ideal_bits, lockstep_ceiling
 
-__all__ = ["Measurement", "TokenRates", "measure", "neural_shape"]
+__all__ = ["Measurement", "TokenRates", "TokenCount", "measure", "most_lanes"]
 
 
 class TokenRates:
@@ -59,10 +59,23 @@ class Measurement(TokenRates):
     """Peak RSS of the process when the round trip ended, before the ideal and ceiling passes."""
 
 
-def neural_shape(archive: bytes) -> tuple[int, int]:
-    """(tokens coded by the model, most lanes any group used)."""
-    info = inspect(archive)
-    return info.neural_tokens, info.most_lanes
+def most_lanes(archive: bytes) -> int:
+    """The most neural chunks any group of ``archive`` codes side by side."""
+    return inspect(archive).most_lanes
+
+
+class TokenCount:
+    """A progress callback that counts the tokens coded (version 2 archives do not store them), and
+    passes every call on."""
+
+    def __init__(self, progress: Progress | None = None) -> None:
+        self.tokens = 0
+        self._progress = progress
+
+    def __call__(self, nbytes: int, tokens: int, bits: float) -> None:
+        self.tokens += tokens
+        if self._progress:
+            self._progress(nbytes, tokens, bits)
 
 
 def measure(
@@ -79,7 +92,8 @@ def measure(
     progress: Progress | None = None,
 ) -> Measurement:
     """Compress and decompress ``data`` once each, timed; ``progress`` sees both passes."""
-    options = dict(lanes=lanes, window=window, threads=threads, model=model, progress=progress)
+    counter = TokenCount(progress)
+    options = dict(lanes=lanes, window=window, threads=threads, model=model, progress=counter)
     if chunk_bytes:
         options["chunk_bytes"] = chunk_bytes
     began = time.perf_counter()
@@ -89,7 +103,7 @@ def measure(
     restored = api.decompress(archive, model=model, threads=threads, progress=progress)
     decompress_seconds = time.perf_counter() - began
     round_trip_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    tokens, used_lanes = neural_shape(archive)
+    tokens, used_lanes = counter.tokens, most_lanes(archive)
     m = Measurement(
         file=name,
         original_bytes=len(data),

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .. import api
+from ..constants import MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES
 from ..engine import shared_engine
 from ..frames import FrameEncoder
 from ..options import Options
-from .measure import TokenRates, neural_shape
+from .measure import TokenCount, TokenRates, most_lanes
 from .model_limits import lockstep_ceiling
 from .tables import grid, speed
 
@@ -54,7 +55,13 @@ class ScalingPoint(TokenRates):
 
 def one_group(size: int, lanes: int, window: int) -> Options:
     """Settings that cut ``size`` bytes of text into exactly ``lanes`` chunks (fewer only if too short to cut)."""
-    return Options(lanes=lanes, window=window, chunk_bytes=min(1 << 24, max(1 << 16, 2 * size)), min_chunk_bytes=max(1, size // lanes))
+    return Options(
+        lanes=lanes,
+        window=window,
+        chunk_bytes=min(1 << 24, max(1 << 16, 2 * size)),
+        min_chunk_bytes=max(1, size // lanes),
+        segment_bytes=min(MAX_SEGMENT_BYTES, max(MIN_SEGMENT_BYTES, size)),
+    )
 
 
 def scaling(
@@ -75,13 +82,14 @@ def scaling(
         for n in lanes or LANES:
             options = one_group(len(data), n, window)
             began = time.perf_counter()
-            encoder = FrameEncoder(engine, options, len(data))
+            counter = TokenCount()
+            encoder = FrameEncoder(engine, options, len(data), counter)
             archive = encoder.write(data) + encoder.finish()
             compress_seconds = time.perf_counter() - began
             began = time.perf_counter()
             restored = api.decompress(archive, model=model, threads=threads)
             decompress_seconds = time.perf_counter() - began
-            tokens, used = neural_shape(archive)
+            tokens, used = counter.tokens, most_lanes(archive)
             point = ScalingPoint(
                 lanes=used,
                 window=window,

@@ -8,6 +8,9 @@ a build tag here, a payload is opaque bytes. Version 2 is written; version 1 is 
 from .fields import MODEL_PRESETS, ModelPreset, preset_of
 from .reader import Block, FrameReader, Index, OneChunk, Prefixed, frames
 from .structures import (
+    BACKEND_LLAMA_CPU,
+    BACKEND_LLAMA_CUDA,
+    BACKENDS,
     BUILD_TAG_BYTES,
     FALLBACK_METHODS,
     LAYOUT_CHUNK,
@@ -36,6 +39,9 @@ from .structures import (
 from .writer import write_chunk, write_end, write_group, write_header, write_index, write_other
 
 __all__ = [
+    "BACKEND_LLAMA_CPU",
+    "BACKEND_LLAMA_CUDA",
+    "BACKENDS",
     "frames",
     "Prefixed",
     "FrameReader",

@@ -9,7 +9,7 @@ from typing import BinaryIO, Iterator, Union
 from ..constants import MAGIC, READ_VERSIONS
 from ..errors import CorruptArchiveError, TruncatedArchiveError, UnsupportedFormatError
 from . import v1
-from .fields import MODEL_PRESETS, params_from_pairs
+from .fields import LAST_KEY, MODEL_PRESETS, params_from_pairs
 from .stream import ByteReader
 from .structures import (
     BUILD_TAG_BYTES,
@@ -45,10 +45,6 @@ from .writer import (
 )
 
 __all__ = ["Block", "OneChunk", "Index", "FrameReader", "Prefixed", "frames"]
-
-_MAX_PARAMETERS = 64
-"""More (key, value) pairs than any header has: a damaged list is stopped, not read forever."""
-
 
 @dataclass
 class OneChunk:
@@ -131,14 +127,16 @@ class FrameReader(ByteReader):
         else:
             fingerprint = self.read(FINGERPRINT_BYTES, "model fingerprint")
             name = self.short_string("model name")
-        pairs = []
+        pairs: list[tuple[int, int]] = []
         if descriptor & DESCRIPTOR_PARAMETERS:
             while True:
                 key = self.varint("parameter key")
                 if not key:
                     break
-                if len(pairs) == _MAX_PARAMETERS:
-                    raise CorruptArchiveError(f"more than {_MAX_PARAMETERS} header parameters")
+                if pairs and key <= pairs[-1][0]:
+                    raise CorruptArchiveError(f"header parameter {key} out of order or repeated")
+                if key > LAST_KEY:
+                    raise UnsupportedFormatError(f"the archive sets parameter {key}, unknown to this nacrith (upgrade nacrith?)")
                 pairs.append((key, self.varint(f"parameter {key}")))
             if not pairs:
                 raise CorruptArchiveError("the parameters flag is set but no parameter follows")
@@ -211,15 +209,18 @@ class FrameReader(ByteReader):
         if not 1 <= count <= params.lanes:
             raise CorruptArchiveError(f"group of {count} chunks; the archive allows 1..{params.lanes} lanes")
         entries = []
-        for i in range(count):
+        for i in range(count):  # each field is checked as soon as it is read: damage is never waited for
             method = self.byte(f"chunk {i} method")
-            length = self.varint(f"chunk {i} length")
-            payload_length = self.varint(f"chunk {i} payload length")
-            entry = ChunkEntry(method, length, 0, payload_length, self.u32(f"chunk {i} checksum"))
             if method not in NEURAL_METHODS:
                 raise CorruptArchiveError(f"chunk {i}: method {method_name(method)} in a group (neural chunks only)")
-            _check_entry(f"chunk {i}", entry, params)
-            entries.append(entry)
+            length = self.varint(f"chunk {i} length")
+            if not 1 <= length <= params.chunk_bytes:
+                raise CorruptArchiveError(f"chunk {i}: length {length} outside 1..{params.chunk_bytes}")
+            payload_length = self.varint(f"chunk {i} payload length")
+            bound = neural_payload_bound(length, params.precision_bits)
+            if payload_length > bound:
+                raise CorruptArchiveError(f"chunk {i}: payload of {payload_length} bytes exceeds {bound}")
+            entries.append(ChunkEntry(method, length, 0, payload_length, self.u32(f"chunk {i} checksum")))
         return Group(entries, [self.read(e.payload_length, f"chunk {i} payload") for i, e in enumerate(entries)])
 
     def _read_other(self, params: CodingParams) -> OtherBytes:
@@ -238,8 +239,9 @@ class FrameReader(ByteReader):
         if method not in FALLBACK_METHODS:
             raise CorruptArchiveError(f"other bytes coded with method {method_name(method)}")
         payload_length = self.varint("other bytes payload length")
-        other = OtherBytes(runs, method, payload_length, self.u32("other bytes checksum"))
+        other = OtherBytes(runs, method, payload_length, 0)
         _check_fallback_payload("the other bytes", method, other.length, payload_length)
+        other.crc = self.u32("other bytes checksum")
         other.payload = self.read(payload_length, "other bytes payload")
         return other
 

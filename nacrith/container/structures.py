@@ -29,6 +29,8 @@ __all__ = [
     "LAYOUT_SEGMENT",
     "LAYOUT_INDEXED",
     "BACKEND_LLAMA_CPU",
+    "BACKEND_LLAMA_CUDA",
+    "BACKENDS",
     "ModelInfo",
     "CodingParams",
     "FrameHeader",
@@ -64,7 +66,10 @@ LAYOUT_INDEXED = 2
 """Version 2: segments, then the seek index and its footer."""
 
 BACKEND_LLAMA_CPU = 0
-"""llama.cpp on the CPU: the only backend whose logits version 2 defines."""
+"""llama.cpp on the CPU (FORMAT.md, "Evaluation context")."""
+BACKEND_LLAMA_CUDA = 1
+"""llama.cpp with every layer on a CUDA GPU: other kernels, other logits; an archive made there decodes there."""
+BACKENDS = {BACKEND_LLAMA_CPU: "llama.cpp CPU", BACKEND_LLAMA_CUDA: "llama.cpp CUDA"}
 
 FINGERPRINT_BYTES = 8
 BUILD_TAG_BYTES = 2
@@ -142,8 +147,8 @@ class CodingParams:
             problems.append(f"chunk size {self.chunk_bytes} (1..{MAX_CHUNK_BYTES})")
         if self.segment_bytes and not MIN_SEGMENT_BYTES <= self.segment_bytes <= MAX_SEGMENT_BYTES:
             problems.append(f"segment size {self.segment_bytes} ({MIN_SEGMENT_BYTES}..{MAX_SEGMENT_BYTES})")
-        if self.backend != BACKEND_LLAMA_CPU:
-            problems.append(f"backend {self.backend} (0)")
+        if self.backend not in BACKENDS:
+            problems.append(f"backend {self.backend} (0..{len(BACKENDS) - 1})")
         if self.ensemble is not None:
             problems += self.ensemble.problems()
             if not self.ensemble.enabled:

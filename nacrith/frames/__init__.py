@@ -2,6 +2,6 @@
 
 from .decoder import FrameDecoder
 from .encoder import FrameEncoder
-from .progress import Progress
+from ..segments.progress import Progress
 
 __all__ = ["FrameEncoder", "FrameDecoder", "Progress"]

@@ -17,9 +17,9 @@ from ..engine import Engine
 from ..errors import CorruptArchiveError
 from ..neural.ensemble import Ensemble
 from ..segments.decoder import SegmentDecoder, decode_text_group
-from .diagnose import check_model, chunk_failed
+from ..segments.diagnose import check_model, chunk_failed
 from .legacy import V1FrameDecoder
-from .progress import Progress
+from ..segments.progress import Progress
 
 __all__ = ["FrameDecoder"]
 

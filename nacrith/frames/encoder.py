@@ -27,7 +27,8 @@ from ..engine import Engine
 from ..options import Options
 from ..segments.coders import InlineCoder, SegmentCoder
 from ..segments.encoder import CodedSegment
-from .progress import Progress
+from ..workers.local import WorkerPool
+from ..segments.progress import Progress
 
 __all__ = ["FrameEncoder"]
 
@@ -41,16 +42,16 @@ class FrameEncoder:
         options: Options | None = None,
         content_size: int | None = None,
         progress: Progress | None = None,
-        coder: SegmentCoder | None = None,
+        pool: WorkerPool | None = None,
     ) -> None:
-        """``coder``: who codes the segments (default: this process, in order)."""
+        """``pool``: workers that code the segments (default: this process, in order)."""
         self.engine = engine
         self.options = o = options or Options()
         self.params = CodingParams(
-            PRECISION_BITS, o.lanes, o.window, o.keep, o.chunk_bytes, engine.start_token(), o.ensemble, o.segment_bytes
+            PRECISION_BITS, o.lanes, o.window, o.keep, o.chunk_bytes, engine.start_token(), o.ensemble, o.segment_bytes, engine.backend
         )
         self._content_size = content_size
-        self._coder = coder or InlineCoder(engine, self.options, self.params, progress)
+        self._coder: SegmentCoder = pool.encoder(self.options, self.params, progress) if pool else InlineCoder(engine, self.options, self.params, progress)
         self._pending = bytearray()
         self._size = 0
         self._index: list[IndexEntry] = []

@@ -15,8 +15,8 @@ from ..errors import CorruptArchiveError
 from ..neural.ensemble import Ensemble
 from ..neural.lanes import decode_group
 from ..transforms import lf_to_crlf
-from .diagnose import check_model, chunk_failed
-from .progress import LaneReport, Progress
+from ..segments.diagnose import check_model, chunk_failed
+from ..segments.progress import LaneReport, Progress
 
 __all__ = ["V1FrameDecoder"]
 

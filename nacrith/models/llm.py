@@ -88,7 +88,9 @@ def _init_backend() -> None:
 class LanguageModel:
     """A GGUF model loaded for evaluation; tokenizes and detokenizes exactly as llama.cpp does."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, gpu: int | None = None) -> None:
+        """``gpu``: a CUDA device to offload every layer to (None: the CPU, whose logits are the same on
+        every machine with this build)."""
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelNotFoundError(f"model file not found: {self.path}")
@@ -98,6 +100,15 @@ class LanguageModel:
         _init_backend()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = 0  # CPU: identical results on every machine of a build matter more than speed
+        if gpu is not None:
+            if not llama_cpp.llama_supports_gpu_offload():
+                raise NacrithError(
+                    "--gpu needs llama-cpp-python built with CUDA: CMAKE_ARGS='-DGGML_CUDA=on' pip install "
+                    "--force-reinstall --no-cache-dir llama-cpp-python"
+                )
+            params.n_gpu_layers = 1 << 30  # every layer
+            params.split_mode = llama_cpp.LLAMA_SPLIT_MODE_NONE
+            params.main_gpu = gpu
         self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), params)
         if not self._model:
             raise ModelNotFoundError(f"llama.cpp could not load the model: {self.path}")

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from ..container import CodingParams
 from ..engine import Engine
-from ..frames.progress import Progress
+from .progress import Progress
 from ..options import Options
 from .encoder import CodedSegment, encode_segment
 

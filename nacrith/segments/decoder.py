@@ -7,19 +7,20 @@ out as soon as they are placed, so output follows input group by group.
 
 from __future__ import annotations
 
+import io
 from typing import Callable
 
 from .. import fallback
-from ..container import METHOD_NEURAL_CRLF, CodingParams, EndBlock, Group, ModelInfo, OtherBytes, crc32
+from ..container import METHOD_NEURAL_CRLF, CodingParams, EndBlock, FrameHeader, FrameReader, Group, ModelInfo, OtherBytes, crc32
 from ..engine import Engine
 from ..errors import CorruptArchiveError
-from ..frames.diagnose import chunk_failed
-from ..frames.progress import LaneReport, Progress
+from .diagnose import chunk_failed
+from .progress import LaneReport, Progress
 from ..neural.ensemble import Ensemble
 from ..neural.lanes import LaneLengths, decode_group
 from ..transforms import lf_to_crlf
 
-__all__ = ["SegmentDecoder", "decode_text_group"]
+__all__ = ["SegmentDecoder", "decode_segment", "decode_text_group"]
 
 
 def decode_text_group(
@@ -132,3 +133,15 @@ class SegmentDecoder:
             raise CorruptArchiveError(f"segment {self.number} fails its checksum: the archive is damaged")
         self.finished = True
         return out
+
+
+def decode_segment(header: FrameHeader, blocks: bytes, engine: Callable[[], Engine], number: int = 0, offset: int = 0) -> bytes:
+    """The original bytes of one segment, from its blocks alone (``offset``: where they are in the archive,
+    for messages). This is what a worker does with a segment; the reader has already checked its structure."""
+    reader = FrameReader(io.BytesIO(blocks), offset)
+    reader.header = header
+    decoder = SegmentDecoder(header.model, header.params, engine, number)
+    out = bytearray()
+    while not decoder.finished:
+        out += decoder.decode(reader.read_block())  # type: ignore[arg-type]
+    return bytes(out)

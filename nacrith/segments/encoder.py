@@ -25,7 +25,7 @@ from ..container import (
     write_other,
 )
 from ..engine import Engine
-from ..frames.progress import LaneReport, Progress
+from .progress import LaneReport, Progress
 from ..neural.ensemble import Ensemble
 from ..neural.lanes import encode_group
 from ..options import Options
@@ -42,6 +42,10 @@ class CodedSegment:
     crc: int
     other: OtherBytes | None
     groups: list[Group] = field(default_factory=list)
+    tokens: int = 0
+    """Tokens the model coded (for progress reports and speed; not written)."""
+    bits: float = 0.0
+    """Their ideal cost, and the other bytes' payload bits."""
 
     def to_bytes(self) -> bytes:
         """The segment's blocks as the archive holds them: other bytes, groups, end block."""
@@ -63,17 +67,17 @@ class CodedSegment:
 
 def encode_segment(data: bytes, engine: Engine, options: Options, params: CodingParams, progress: Progress | None = None) -> CodedSegment:
     """Code ``data`` (at most ``params.segment_bytes``) as one segment, with ``params`` (the header's)."""
+    tally = _Tally(progress)
     plan = plan_segment(data, lambda: engine.model, options)
     other = None
     if plan.other:
         method, payload = fallback.pack(plan.other)
         other = OtherBytes(plan.runs, method, len(payload), crc32(plan.other), payload)
-        if progress:
-            progress(len(plan.other), 0, 8.0 * len(payload))
+        tally(len(plan.other), 0, 8.0 * len(payload))
     segment = CodedSegment(len(data), crc32(data), other)
     ensemble = Ensemble(params.ensemble, engine.model.vocab_size, params.precision_bits) if params.ensemble and plan.chunks else None
     for group in group_chunks(plan.chunks, params.lanes):
-        report = LaneReport(progress, engine.model, [c.method for c in group]) if progress else None
+        report = LaneReport(tally, engine.model, [c.method for c in group])
         payloads = encode_group(
             engine.evaluator(len(group), params.window),
             [c.tokens for c in group],
@@ -88,5 +92,19 @@ def encode_segment(data: bytes, engine: Engine, options: Options, params: Coding
             assert len(payload) <= neural_payload_bound(len(chunk.data), params.precision_bits), (len(payload), len(chunk.data))
             entries.append(ChunkEntry(chunk.method, len(chunk.data), 0, len(payload), crc32(chunk.data)))
         segment.groups.append(Group(entries, payloads))
+    segment.tokens, segment.bits = tally.tokens, tally.bits
     return segment
+
+
+class _Tally:
+    """Counts what a segment's coding reports, and passes it on."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.tokens, self.bits, self._progress = 0, 0.0, progress
+
+    def __call__(self, nbytes: int, tokens: int, bits: float) -> None:
+        self.tokens += tokens
+        self.bits += bits
+        if self._progress:
+            self._progress(nbytes, tokens, bits)
 

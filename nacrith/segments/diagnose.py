@@ -7,7 +7,7 @@ message says which build to decode it with.
 
 from __future__ import annotations
 
-from ..container import NEURAL_METHODS, ChunkEntry, CodingParams, ModelInfo, build_tag
+from ..container import BACKEND_LLAMA_CUDA, BACKENDS, NEURAL_METHODS, ChunkEntry, CodingParams, ModelInfo, build_tag
 from ..engine import Engine, describe_model
 from ..errors import CorruptArchiveError, ModelMismatchError
 
@@ -20,6 +20,11 @@ def check_model(expected: ModelInfo, params: CodingParams, engine: Engine) -> No
         raise ModelMismatchError(
             f"the archive was made with model {describe_model(expected)}, "
             f"but the model in use is {engine.describe()}; pass the archive's model with --model (or model=)"
+        )
+    if params.backend != engine.backend:
+        raise ModelMismatchError(
+            f"the archive was made with {BACKENDS[params.backend]}, whose logits differ from {BACKENDS[engine.backend]}'s; "
+            f"decode it with {BACKENDS[params.backend]}" + (" (--gpu)" if params.backend == BACKEND_LLAMA_CUDA else " (without --gpu)")
         )
     vocab = engine.model.vocab_size
     if vocab > 1 << params.precision_bits or params.start_token >= vocab:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from ..container import METHOD_NEURAL_CRLF
-from ..segments.plan import input_bytes
+from .plan import input_bytes
 
 if TYPE_CHECKING:
     from ..models.llm import LanguageModel
