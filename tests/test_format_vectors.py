@@ -4,7 +4,8 @@
   ensemble and coder) is executed; its functions must produce the vectors and agree with
   nacrith's code.
 * Every vector file is read, and the code must write, read and reject exactly those bytes and
-  values.
+  values. Vectors N4 to N6 must also fail the slips of the reference code they are there to
+  catch.
 * The annotated tables FORMAT.md keeps (Vectors A2 and A3) must be what the small parser below,
   written from FORMAT.md and not from the container code, makes of the vectors' bytes.
 
@@ -262,7 +263,7 @@ def _chunks_with_content(groups: list[Group], content: bytes) -> list[list[tuple
 
 def test_every_kind_of_vector_is_there_and_listed_in_format_md() -> None:
     assert len(ARCHIVES) >= 6 and len(REJECTED) >= 16 and len(CODERS) >= 6 and len(QUANTIZERS) >= 7
-    assert TABLES and BUILDS and SCHEDULES and len(ENSEMBLES) >= 3 and NEURAL_ARCHIVES
+    assert TABLES and BUILDS and SCHEDULES and len(ENSEMBLES) >= 6 and NEURAL_ARCHIVES
     assert any(not v["content"] for v in ARCHIVES), "a vector for empty input"
     names = [v["name"] for vectors in VECTORS.values() for v in vectors]
     assert len(names) == len(set(names)) == len(BY_NAME)
@@ -734,6 +735,31 @@ def test_reference_ensemble_vector(vector: dict) -> None:
     if not orders and not min_length:  # the bias head alone: the first table is quantize's
         (_, _, steps), *_ = _ensemble_inputs(vector["name"])
         assert tables[0][4] == ref["quantize"](steps[0][1][0], vector["precision"]).tolist()
+
+
+_SHARES_SUM = "        for w in chosen:\n            total += w"
+SLIPS = {
+    "N4: u[0] * (K / S)": ("N4", ("scale = shares[0] * self.spare / s", "scale = shares[0] * (self.spare / s)")),
+    "N5: w * rate / S": (
+        "N5",
+        ("self.b = [b - wv * step for b, wv in zip(self.b, w)]", "self.b = [b - wv * self.rate / s for b, wv in zip(self.b, w)]"),
+    ),
+    "N6: shares summed last first": ("N6", (_SHARES_SUM, "        for w in reversed(chosen):\n            total += w")),
+    "N6: shares summed exactly": ("N6", (_SHARES_SUM, "        total = math.fsum(chosen)")),
+}
+"""Slips an implementation of the ensemble made and Vectors N1 to N3 let pass: each vector here
+must catch its own (the reference code with the slip gives other tables)."""
+
+
+@pytest.mark.parametrize("slip", SLIPS)
+def test_ensemble_vector_catches_its_slip(slip: str) -> None:
+    name, replacement = SLIPS[slip]
+    vector = BY_NAME[name]
+    wrong = reference_code((replacement,))
+    tables = _play_ensemble(vector, wrong["Ensemble"](vector["params"], vector["vocab"], vector["precision"]))
+    assert len(tables) == vector["tables"]
+    differ = [(g, s, i) for (g, s, i, _, f), (_, _, _, row) in zip(tables, vector["rows"]) if f != row]
+    assert differ and _digest(tables) != vector["sha256"], f"{name} does not catch {slip}"
 
 
 def test_reference_ensemble_agrees_with_the_code() -> None:
