@@ -9,9 +9,10 @@
 * The annotated tables FORMAT.md keeps (Vectors A2 and A3) must be what the small parser below,
   written from FORMAT.md and not from the container code, makes of the vectors' bytes.
 
-Only the tests marked slow need the language model (Vector A5). How a slide moves a cache is
-checked without the model, by playing the llama.cpp calls on a cache simulated as llama.h
-documents them.
+Only the tests marked slow need the language model (Vector A5). Vectors A7 and A8 replace the
+model by a formula: nacrith's encoder and decoder run on it through :class:`FormulaEngine`, the
+one place this module plugs a model into them. How a slide moves a cache is checked without the
+model, by playing the llama.cpp calls on a cache simulated as llama.h documents them.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import nacrith
 import nacrith.api
 import nacrith.codec
 from nacrith import errors, fallback
+from nacrith.codec import FrameEncoder, Options, decode_frames
 from nacrith.coder import ArithmeticDecoder, ArithmeticEncoder, quantize
 from nacrith.coder.cdf import exp_table
 from nacrith.constants import FORMAT_VERSION, MAGIC
@@ -85,6 +87,7 @@ def _load(kind: str) -> list[dict]:
 
 VECTORS = {kind: _load(kind) for kind in KINDS}
 ARCHIVES, REJECTED, CODERS, QUANTIZERS, TABLES, BUILDS, SCHEDULES, ENSEMBLES = (VECTORS[k] for k in KINDS)
+FORMULA_ARCHIVES = [v for v in ARCHIVES if "model" in v]
 BY_NAME = {v["name"]: v for vectors in VECTORS.values() for v in vectors}
 
 
@@ -258,12 +261,101 @@ def _chunks_with_content(groups: list[Group], content: bytes) -> list[list[tuple
     return out
 
 
+# --- a model given by a formula: what nacrith's encoder and decoder need of an engine ------------------
+
+
+class FormulaModel:
+    """A vector's ``model``: one token per byte (the last token, the start token, is no bytes), and
+    logits given by a Python expression of the step ``s``, the fed token ``t``, its position ``p``,
+    the lane ``i`` and the token ``v`` (evaluated once per row, with ``v`` every token at once)."""
+
+    def __init__(self, spec: dict) -> None:
+        self.vocab_size = spec["vocab"]
+        self.start_token = spec["start_token"]
+        assert self.start_token == self.vocab_size - 1 == 256, "one token per byte, then the start token"
+        self.logit = compile(spec["logit"], "logit", "eval")
+        pieces = [bytes([b]) for b in range(256)] + [b""]
+        self.piece_lengths = np.array([len(p) for p in pieces], dtype=np.int64)
+        self.piece_newlines = np.array([p.count(b"\n") for p in pieces], dtype=np.int64)
+
+    def tokenize(self, data: bytes) -> list[int]:
+        return list(data)
+
+    def detokenize(self, tokens: list[int]) -> bytes:
+        return bytes(t for t in tokens if t < 256)
+
+    def logits(self, step: int, lanes: list[int], tokens: list[int], positions: list[int]) -> np.ndarray:
+        v = np.arange(self.vocab_size)
+        rows = [eval(self.logit, {}, {"s": step, "t": t, "p": p, "i": i, "v": v}) for i, t, p in zip(lanes, tokens, positions)]
+        z = np.array(rows, dtype=np.float64)
+        assert np.array_equal(z.astype(np.float32).astype(np.float64), z), "logits must be exact float32 values"
+        return z.astype(np.float32)
+
+
+class FormulaEvaluator:
+    """The lanes of a group: the step count since the group began is the formula's ``s``; slides
+    change nothing (the formula sees the positions the schedule gives)."""
+
+    def __init__(self, model: FormulaModel) -> None:
+        self.model = model
+        self.steps = 0
+
+    def reset(self) -> None:
+        self.steps = 0
+
+    def slide(self, lane: int, drop: int, length: int) -> None:
+        pass
+
+    def step(self, lanes: list[int], tokens: list[int], positions: list[int]) -> np.ndarray:
+        self.steps += 1
+        return self.model.logits(self.steps - 1, lanes, tokens, positions)
+
+
+class FormulaEngine:
+    """Stands in for nacrith's engine (a model file and its evaluator) in the encoder and decoder."""
+
+    def __init__(self, spec: dict) -> None:
+        self.spec = spec
+        self.model = FormulaModel(spec)
+        self.fingerprint = bytes.fromhex(spec["fingerprint"])
+
+    def evaluator(self, lanes: int, window: int) -> FormulaEvaluator:
+        return FormulaEvaluator(self.model)
+
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(self.fingerprint, self.spec["build"], "")
+
+    def describe(self) -> str:
+        return f"a formula [{self.fingerprint.hex()}]"
+
+
+def formula_encode(vector: dict) -> bytes:
+    """The archive nacrith's encoder writes of the vector's content with its formula model and settings."""
+    settings = vector["encoder"]
+    options = Options(
+        lanes=settings["lanes"],
+        window=settings["window"],
+        slide_keep=settings["slide_keep"],
+        chunk_bytes=settings["chunk_bytes"],
+        min_chunk_bytes=settings["min_chunk_bytes"],
+        ensemble=EnsembleParams(*settings["ensemble"]) if settings["ensemble"] else None,
+    )
+    content = _content(vector)
+    encoder = FrameEncoder(FormulaEngine(vector["model"]), options, len(content))
+    return encoder.write(content) + encoder.finish()
+
+
+def formula_decode(vector: dict, archive: bytes) -> bytes:
+    engine = FormulaEngine(vector["model"])
+    return b"".join(decode_frames(io.BytesIO(archive), lambda: engine))
+
+
 # --- the vectors exist ---------------------------------------------------------------------------------
 
 
 def test_every_kind_of_vector_is_there_and_listed_in_format_md() -> None:
-    assert len(ARCHIVES) >= 6 and len(REJECTED) >= 16 and len(CODERS) >= 6 and len(QUANTIZERS) >= 7
-    assert TABLES and BUILDS and SCHEDULES and len(ENSEMBLES) >= 6 and NEURAL_ARCHIVES
+    assert len(ARCHIVES) >= 8 and len(REJECTED) >= 16 and len(CODERS) >= 6 and len(QUANTIZERS) >= 7
+    assert TABLES and BUILDS and SCHEDULES and len(ENSEMBLES) >= 6 and NEURAL_ARCHIVES and len(FORMULA_ARCHIVES) >= 2
     assert any(not v["content"] for v in ARCHIVES), "a vector for empty input"
     names = [v["name"] for vectors in VECTORS.values() for v in vectors]
     assert len(names) == len(set(names)) == len(BY_NAME)
@@ -470,6 +562,28 @@ def test_concatenated_vectors_decode_to_their_concatenated_contents(no_model: No
         assert nacrith.decompress(joined) == _content(a2)
 
 
+# --- archive vectors with a formula for a model ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("vector", FORMULA_ARCHIVES, ids=_ids(FORMULA_ARCHIVES))
+def test_formula_archive_is_what_nacrith_writes_and_reads(vector: dict) -> None:
+    model = vector["model"]
+    assert model["fingerprint"] == hashlib.sha256(model["logit"].encode()).hexdigest()[:16]
+    archive = _archive(vector)
+    assert formula_encode(vector).hex() == archive.hex()
+    assert formula_decode(vector, archive) == _content(vector)
+
+
+def test_formula_archives_show_what_they_say() -> None:
+    """A7: the ensemble, two groups, a stored chunk between lanes, slides; A8: a neural-crlf and a neural chunk."""
+    a7, a8 = (SpecParser(_archive(BY_NAME[n])).parse() for n in ("A7", "A8"))
+    header, groups, _ = a7
+    assert header.params.ensemble and len(groups) == 2 and [e.method for e in groups[0].entries] == [2, 2, 0]
+    assert max(e.tokens for g in groups for e in g.entries) > header.params.window
+    header, groups, _ = a8
+    assert header.params.ensemble is None and [e.method for g in groups for e in g.entries] == [3, 2]
+
+
 def _reference_payloads(ref: dict, header: FrameHeader, groups: list[Group], content: bytes, tokenize, vocab: int, evaluator_for) -> int:
     """FORMAT.md's schedule, slides, quantization (or ensemble) and coder, fed the logits of
     ``evaluator_for(n)`` (a fresh evaluator for a group of ``n`` lanes), give the archive's payloads
@@ -511,6 +625,15 @@ def _reference_payloads(ref: dict, header: FrameHeader, groups: list[Group], con
             assert ref["decode"](payload, lane_tables) == lane_tokens
             lanes_checked += 1
     return lanes_checked
+
+
+@pytest.mark.parametrize("vector", FORMULA_ARCHIVES, ids=_ids(FORMULA_ARCHIVES))
+def test_reference_code_gives_the_formula_payloads(vector: dict) -> None:
+    """What an implementer without llama.cpp can check: FORMAT.md's code and the formula give the payloads."""
+    header, groups, _ = SpecParser(_archive(vector)).parse()
+    model = FormulaModel(vector["model"])
+    lanes = _reference_payloads(reference_code(), header, groups, _content(vector), model.tokenize, model.vocab_size, lambda n: FormulaEvaluator(model))
+    assert lanes == sum(e.method in _NEURAL for g in groups for e in g.entries)
 
 
 # --- rejection vectors -------------------------------------------------------------------------------------
