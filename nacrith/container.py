@@ -409,7 +409,7 @@ def frames(stream: BinaryIO) -> Iterator[FrameReader]:
     """A reader for each frame of ``stream`` in turn, each handed out before its header is read.
 
     Concatenated archives (``cat a.nacr b.nacr``) are a valid input, as with gzip, xz and zstd
-    (FORMAT.md, "Concatenated frames"). The caller reads each frame to its end block with
+    (FORMAT.md, "Overview" and "End block"). The caller reads each frame to its end block with
     ``blocks(last=False)`` before asking for the next. Bytes after an end block that do not
     begin another frame are rejected.
     """
