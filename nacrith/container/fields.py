@@ -44,7 +44,9 @@ KEY_PRECISION, KEY_LANES, KEY_WINDOW, KEY_SLIDE_KEEP, KEY_CHUNK, KEY_START, KEY_
 KEY_ENSEMBLE_FIRST = 9
 """Keys 9 to 18: the ten ensemble parameters, in the order of :class:`EnsembleParams`."""
 KEY_BACKEND = KEY_ENSEMBLE_FIRST + len(_ENSEMBLE_FIELDS)
-LAST_KEY = KEY_BACKEND
+KEY_DICTIONARY = KEY_BACKEND + 1
+"""The dictionary an archive was made with: the first 7 bytes of its file's SHA-256, as an integer (0: none)."""
+LAST_KEY = KEY_DICTIONARY
 
 
 def _defaults(window: int, start_token: int | None) -> dict[int, int | None]:
@@ -59,6 +61,7 @@ def _defaults(window: int, start_token: int | None) -> dict[int, int | None]:
         KEY_SEGMENT: DEFAULT_SEGMENT_BYTES,
         KEY_ENSEMBLE: 1,
         KEY_BACKEND: BACKEND_LLAMA_CPU,
+        KEY_DICTIONARY: 0,
     }
     for i, name in enumerate(_ENSEMBLE_FIELDS):
         out[KEY_ENSEMBLE_FIRST + i] = getattr(ensemble, name)
@@ -81,6 +84,7 @@ def params_to_pairs(params: CodingParams, default_start: int | None) -> list[tup
         KEY_SEGMENT: params.segment_bytes,
         KEY_ENSEMBLE: int(params.ensemble is not None),
         KEY_BACKEND: params.backend,
+        KEY_DICTIONARY: params.dictionary,
     }
     if params.ensemble is not None:
         for i, name in enumerate(_ENSEMBLE_FIELDS):
@@ -124,6 +128,7 @@ def params_from_pairs(pairs: list[tuple[int, int]], default_start: int | None) -
         ensemble=ensemble,
         segment_bytes=values[KEY_SEGMENT],  # type: ignore[arg-type]
         backend=values[KEY_BACKEND],  # type: ignore[arg-type]
+        dictionary=values[KEY_DICTIONARY],  # type: ignore[arg-type]
     )
     params.validate()
     return params

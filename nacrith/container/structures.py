@@ -131,6 +131,8 @@ class CodingParams:
     segment_bytes: int = 0
     """Largest segment, in original bytes (version 2); 0 for version 1, whose frame is one sequence."""
     backend: int = BACKEND_LLAMA_CPU
+    dictionary: int = 0
+    """The dictionary's identity (the first 7 bytes of the SHA-256 of its file, as an integer); 0 for none."""
 
     def validate(self) -> None:
         """Raise CorruptArchiveError when a value is impossible (a damaged or hostile header)."""
@@ -147,6 +149,8 @@ class CodingParams:
             problems.append(f"chunk size {self.chunk_bytes} (1..{MAX_CHUNK_BYTES})")
         if self.segment_bytes and not MIN_SEGMENT_BYTES <= self.segment_bytes <= MAX_SEGMENT_BYTES:
             problems.append(f"segment size {self.segment_bytes} ({MIN_SEGMENT_BYTES}..{MAX_SEGMENT_BYTES})")
+        if not 0 <= self.dictionary < 1 << 56:
+            problems.append(f"dictionary {self.dictionary} (a 56-bit identity)")
         if self.backend not in BACKENDS:
             problems.append(f"backend {self.backend} (0..{len(BACKENDS) - 1})")
         if self.ensemble is not None:
