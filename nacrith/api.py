@@ -62,6 +62,7 @@ class NacrithCompressor:
         ensemble: bool | EnsembleParams = True,
         threads: int | None = None,
         workers: int | WorkerPool = 1,
+        gpu: bool = False,
         content_size: int | None = None,
         progress: Progress | None = None,
     ) -> None:
@@ -70,14 +71,15 @@ class NacrithCompressor:
         ``segment_bytes``: the largest segment; each decodes alone, so they can be coded by several
         workers and read at random. ``workers``: processes that code segments side by side (or a
         :class:`~nacrith.workers.local.WorkerPool` to share); the archive is the same for any number.
-        ``content_size``: the input's size, when known, recorded in the header and checked."""
+        ``gpu``: run the model on CUDA GPUs (worker ``i`` on device ``i``); the archive records it, and only
+        a GPU decodes it. ``content_size``: the input's size, when known, recorded in the header and checked."""
         options = Options(
             lanes=lanes, window=window, chunk_bytes=chunk_bytes, segment_bytes=segment_bytes, ensemble=ensemble_params(ensemble)
         )
         if content_size is not None and content_size < 0:
             raise ValueError("content_size must be >= 0")
-        self._pool, self._owns_pool = _pool(workers, model, threads)
-        self._encoder = FrameEncoder(shared_engine(model, threads), options, content_size, progress, self._pool)
+        self._pool, self._owns_pool = _pool(workers, model, threads, gpu)
+        self._encoder = FrameEncoder(shared_engine(model, threads, gpu=0 if gpu else None), options, content_size, progress, self._pool)
         self._finished = False
 
     def compress(self, data: bytes) -> bytes:
@@ -96,13 +98,15 @@ class NacrithCompressor:
                 self._pool.close()
 
 
-def _pool(workers: int | WorkerPool, model: str | os.PathLike[str] | None, threads: int | None) -> tuple[WorkerPool | None, bool]:
+def _pool(
+    workers: int | WorkerPool, model: str | os.PathLike[str] | None, threads: int | None, gpu: bool
+) -> tuple[WorkerPool | None, bool]:
     """The pool to use (None: this process alone), and whether the caller owns it (made it here)."""
     if isinstance(workers, WorkerPool):
         return workers, False
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a WorkerPool or an int >= 1, got {workers!r}")
-    return (WorkerPool(workers, model=model, threads=threads), True) if workers > 1 else (None, False)
+    return (WorkerPool(workers, model=model, threads=threads, gpu=gpu), True) if workers > 1 else (None, False)
 
 
 class _View:
@@ -142,14 +146,16 @@ class NacrithDecompressor:
         progress: Progress | None = None,
         read_across_frames: bool = False,
         workers: int | WorkerPool = 1,
+        gpu: bool = False,
     ) -> None:
         """``workers``: processes that decode the segments of an indexed archive side by side (or a
-        :class:`~nacrith.workers.local.WorkerPool` to share)."""
+        :class:`~nacrith.workers.local.WorkerPool` to share). ``gpu``: for archives made on a GPU."""
         self._model = model
         self._threads = threads
+        self._gpu = 0 if gpu else None
         self._progress = progress
         self._across = read_across_frames
-        self._pool, self._owns_pool = _pool(workers, model, threads)
+        self._pool, self._owns_pool = _pool(workers, model, threads, gpu)
         self._input = bytearray()
         """Archive bytes received and not yet parsed."""
         self._output = bytearray()
@@ -229,7 +235,7 @@ class NacrithDecompressor:
             self._pool = None
 
     def _engine(self):  # -> Engine; called on the first neural chunk only
-        return shared_engine(self._model, self._threads)
+        return shared_engine(self._model, self._threads, gpu=self._gpu)
 
     def check_complete(self) -> None:
         """Raise :class:`~nacrith.TruncatedArchiveError` unless the input given so far is a whole archive."""
@@ -250,6 +256,7 @@ def compress(
     ensemble: bool | EnsembleParams = True,
     threads: int | None = None,
     workers: int | WorkerPool = 1,
+    gpu: bool = False,
     progress: Progress | None = None,
 ) -> bytes:
     """Compress ``data`` into one archive (its size recorded in the header)."""
@@ -263,6 +270,7 @@ def compress(
         ensemble=ensemble,
         threads=threads,
         workers=workers,
+        gpu=gpu,
         content_size=len(data),
         progress=progress,
     )
@@ -275,11 +283,12 @@ def decompress(
     model: str | os.PathLike[str] | None = None,
     threads: int | None = None,
     workers: int | WorkerPool = 1,
+    gpu: bool = False,
     progress: Progress | None = None,
 ) -> bytes:
     """Decompress a whole archive, or several concatenated ones into the concatenation of their
     contents (as lzma.decompress does). Trailing garbage, truncation and damage raise a NacrithError."""
-    d = NacrithDecompressor(model=model, threads=threads, progress=progress, read_across_frames=True, workers=workers)
+    d = NacrithDecompressor(model=model, threads=threads, progress=progress, read_across_frames=True, workers=workers, gpu=gpu)
     try:
         out = d.decompress(bytes(data))
         d.check_complete()

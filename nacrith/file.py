@@ -13,6 +13,8 @@ import os
 from typing import IO, Any, BinaryIO
 
 from .api import NacrithCompressor, NacrithDecompressor
+from .engine import shared_engine
+from .random_access import IndexedArchive, open_indexed
 
 __all__ = ["NacrithFile", "open"]
 
@@ -41,8 +43,11 @@ class NacrithFile(io.BufferedIOBase):
             unknown = set(options) - set(_READ_OPTIONS)
             if unknown:
                 raise TypeError(f"options for writing given in read mode: {', '.join(sorted(unknown))}")
-            self._decompressor = NacrithDecompressor(read_across_frames=True, **options)
-            self._at_end = False
+            self._options = options
+            self._start_reading()
+            self._pos = 0
+            self._indexed: IndexedArchive | None | bool = False
+            """The random-access view of the archive (None: there is none; False: not looked for yet)."""
         else:
             self._compressor = NacrithCompressor(**options)
 
@@ -54,8 +59,69 @@ class NacrithFile(io.BufferedIOBase):
         self._check_open()
         return self._mode != "r"
 
+    def _start_reading(self) -> None:
+        self._decompressor = NacrithDecompressor(read_across_frames=True, **self._options)
+        self._at_end = False
+
+    def seekable(self) -> bool:
+        """True for an indexed archive in a seekable file: :meth:`seek` then decodes only what is read."""
+        self._check("r")
+        return self._random_access() is not None
+
+    def tell(self) -> int:
+        self._check("r")
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move to ``offset`` (from the start, the current position or the end, as ``whence`` says).
+
+        In an indexed archive the next read decodes only the segments it needs. Otherwise a seek
+        forward decodes and skips what lies between, and a seek backward starts again from the
+        beginning, as gzip's files do; the end is known only by decoding to it.
+        """
+        self._check("r")
+        indexed = self._random_access()
+        if whence == io.SEEK_CUR:
+            offset += self._pos
+        elif whence == io.SEEK_END:
+            if indexed is None:
+                while self._read_some(READ_BLOCK * 16):
+                    pass
+                offset += self._pos
+            else:
+                offset += indexed.size
+        elif whence != io.SEEK_SET:
+            raise ValueError(f"invalid whence: {whence}")
+        offset = max(0, offset)
+        if indexed is None:
+            if offset < self._pos:
+                self._fp.seek(0)
+                self._start_reading()
+                self._pos = 0
+            while self._pos < offset and self._read_some(min(offset - self._pos, READ_BLOCK * 16)):
+                pass
+        else:
+            self._pos = offset
+        return self._pos
+
+    def _random_access(self) -> IndexedArchive | None:
+        if self._indexed is False:
+            fp = self._fp
+            here = fp.tell() if fp.seekable() else None
+            engine = lambda: shared_engine(self._options.get("model"), self._options.get("threads"))  # noqa: E731
+            self._indexed = open_indexed(fp, engine)
+            if self._indexed is None and here is not None:
+                fp.seek(here)  # the stream reader goes on where it was
+        return self._indexed  # type: ignore[return-value]
+
     def read(self, size: int | None = -1) -> bytes:
         self._check("r")
+        if self._indexed:
+            indexed = self._indexed
+            end = indexed.size if size is None or size < 0 else self._pos + size
+            data = indexed.read(self._pos, end)
+            self._pos += len(data)
+            return data
         if size is None or size < 0:
             return b"".join(iter(lambda: self._read_some(READ_BLOCK * 16), b""))
         parts, want = [], size
@@ -70,6 +136,8 @@ class NacrithFile(io.BufferedIOBase):
     def read1(self, size: int = -1) -> bytes:
         """At most ``size`` bytes (any number when negative) with at most one read of the archive."""
         self._check("r")
+        if self._indexed:
+            return self.read(size if size >= 0 else READ_BLOCK * 16)
         return self._read_some(size if size >= 0 else READ_BLOCK * 16)
 
     def readinto(self, buffer: Any) -> int:
@@ -79,9 +147,14 @@ class NacrithFile(io.BufferedIOBase):
         return len(data)
 
     def _read_some(self, size: int) -> bytes:
-        """Up to ``size`` decoded bytes, b"" only at the end of the archive."""
+        """Up to ``size`` decoded bytes from the stream, b"" only at the end of the archive."""
         if size == 0:
             return b""
+        data = self._stream_some(size)
+        self._pos += len(data)
+        return data
+
+    def _stream_some(self, size: int) -> bytes:
         d = self._decompressor
         while not self._at_end:
             if d.needs_input:

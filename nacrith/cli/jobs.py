@@ -8,14 +8,16 @@ so memory stays flat whatever the file size.
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
-from .. import NacrithCompressor, NacrithDecompressor
+from .. import NacrithCompressor, NacrithDecompressor, NacrithFile
+from ..workers.local import WorkerPool
 from ..errors import NacrithError
 from . import files
-from .files import STDIO, Job
+from .files import STDIO, Job, Refused
 from .progress import Meter
 from .report import say
 
@@ -40,12 +42,28 @@ class Settings:
     threads: int | None = None
     lanes: int | None = None
     window: int | None = None
+    segment_bytes: int | None = None
     ensemble: bool | None = None
+    workers: int | WorkerPool = 1
+    """A pool the command starts once for all its files (or 1: this process alone)."""
+    gpu: bool = False
+    range: tuple[int, int] | None = None
+    """decompress --range: only these original bytes."""
 
     def coding_options(self) -> dict[str, object]:
         """Keyword arguments for NacrithCompressor: only those given, so the API's defaults stay the defaults."""
-        chosen = {"model": self.model, "threads": self.threads, "lanes": self.lanes, "window": self.window, "ensemble": self.ensemble}
-        return {key: value for key, value in chosen.items() if value is not None}
+        chosen = {
+            "model": self.model,
+            "threads": self.threads,
+            "lanes": self.lanes,
+            "window": self.window,
+            "segment_bytes": self.segment_bytes,
+            "ensemble": self.ensemble,
+        }
+        return {key: value for key, value in chosen.items() if value is not None} | {"workers": self.workers, "gpu": self.gpu}
+
+    def decoding_options(self) -> dict[str, object]:
+        return {"model": self.model, "threads": self.threads, "workers": self.workers, "gpu": self.gpu}
 
 
 def compress_file(job: Job, settings: Settings) -> None:
@@ -112,7 +130,9 @@ def _compress_stream(source: BinaryIO, output: BinaryIO | None, meter: Meter, in
 
 
 def _decompress_stream(source: BinaryIO, output: BinaryIO | None, meter: Meter, info: os.stat_result | None, settings: Settings) -> None:
-    decompressor = NacrithDecompressor(model=settings.model, threads=settings.threads, progress=meter, read_across_frames=True)
+    if settings.range is not None:
+        return _decompress_range(source, output, meter, settings)
+    decompressor = NacrithDecompressor(progress=meter, read_across_frames=True, **settings.decoding_options())  # type: ignore[arg-type]
     read = getattr(source, "read1", source.read)  # a pipe's bytes as they come, so output follows input
     for block in iter(lambda: read(ARCHIVE_BLOCK), b""):
         meter.read(len(block))
@@ -122,6 +142,21 @@ def _decompress_stream(source: BinaryIO, output: BinaryIO | None, meter: Meter, 
         else:
             meter.wrote(len(data))
     decompressor.check_complete()
+
+
+def _decompress_range(source: BinaryIO, output: BinaryIO | None, meter: Meter, settings: Settings) -> None:
+    """Only the original bytes of --range: an indexed archive in a file decodes just the segments that hold them."""
+    assert settings.range is not None
+    start, end = settings.range
+    with NacrithFile(source, "rb", **settings.decoding_options()) as archive:
+        size = archive.seek(0, io.SEEK_END)
+        if start >= size or end > size:
+            raise Refused(f"--range {start}:{end} is outside the content ({size:,} bytes)")
+        archive.seek(start)
+        data = archive.read(end - start)
+    meter.read(0)
+    if output is not None:
+        _write(output, data, meter)
 
 
 def _write(output: BinaryIO, data: bytes, meter: Meter) -> None:

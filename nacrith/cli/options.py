@@ -12,7 +12,18 @@ from ..constants import DEFAULT_LANES, DEFAULT_WINDOW
 from ..models.registry import DEFAULT_MODEL_FILE, MODEL_ENV
 from .report import Fatal, describe
 
-__all__ = ["apply", "output_options", "verbosity_options", "model_options", "lanes_option", "window_option", "check_coding_options"]
+__all__ = [
+    "apply",
+    "output_options",
+    "verbosity_options",
+    "model_options",
+    "lanes_option",
+    "window_option",
+    "ByteSize",
+    "workers_option",
+    "gpu_option",
+    "check_coding_options",
+]
 
 
 def apply(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -58,11 +69,45 @@ def window_option(default: int | None = None) -> Callable[[Any], Any]:
     return click.option("--window", type=click.IntRange(min=1), default=default, help=f"Tokens of context the model sees  [default: {DEFAULT_WINDOW}]")
 
 
+class ByteSize(click.ParamType):
+    """A size in bytes: ``65536``, ``64K``, ``64KiB``, ``1M``, ``1MB`` (powers of 1024, as zstd's sizes)."""
+
+    name = "BYTES"
+    _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("IB").removesuffix("B")
+        unit = text[-1:] if text[-1:] in self._UNITS and text[-1:] else ""
+        number = text[: len(text) - len(unit)]
+        if not number.isdigit():
+            self.fail(f"{value!r} is not a size (e.g. 65536, 64K, 1M)", param, ctx)
+        return int(number) * self._UNITS[unit]
+
+
+workers_option = click.option(
+    "-j",
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes that code segments side by side, each with its own model; -T threads are split among them. "
+    "The archive is the same for any number.",
+)
+
+gpu_option = click.option(
+    "--gpu", is_flag=True, help="Run the model on CUDA GPUs (worker i on GPU i; needs llama-cpp-python built with CUDA). "
+    "An archive made on a GPU decodes only on a GPU."
+)
+
+
 def check_coding_options(**chosen: Any) -> None:
     """Fail once, before any file, for settings no file could be coded with or a model that is not there:
     a bad value is a usage error (exit 2), a missing model a failure (exit 1)."""
+    chosen = {key: value for key, value in chosen.items() if value is not None and key not in ("workers", "gpu")}
     try:
-        NacrithCompressor(**{key: value for key, value in chosen.items() if value is not None})
+        NacrithCompressor(**chosen)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except NacrithError as exc:
