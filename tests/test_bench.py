@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from nacrith.bench import baselines, corpora
+from nacrith.atomic import sha256_file
+from nacrith.bench import baselines, corpora, enwik8
 from nacrith.bench.compare import NacrithSettings, Row, Source, run
 from nacrith.bench.tables import render
 from nacrith.cli import cli
@@ -187,41 +188,45 @@ def test_corpus_canterbury_full_set_from_env(tmp_path: Path, monkeypatch: pytest
     assert "3 files" in result.stderr
 
 
-def test_corpus_canterbury_vendored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corpus_canterbury_packaged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(corpora.CORPORA_ENV, raising=False)
-    monkeypatch.setattr(corpora, "SHARED", tmp_path / "nowhere")
     out = tmp_path / "rows.json"
-    assert bench("--corpus", "canterbury", "--only", "gzip", "--limit", "500", "--json", str(out)).exit_code == 0
+    result = bench("--corpus", "canterbury", "--only", "gzip", "--limit", "500", "--json", str(out))
+    assert result.exit_code == 0, result.output
     rows = json.loads(out.read_text())
-    assert [r["file"] for r in rows] == list(corpora.VENDORED_CANTERBURY)
+    assert [r["file"] for r in rows] == list(corpora.PACKAGED_CANTERBURY)
     assert all(r["original_bytes"] == 500 and r["note"] == "first 500 bytes" for r in rows)
+    assert "the 4 Canterbury texts packaged in" in result.stderr
+
+
+def test_packaged_texts_match_their_checksums() -> None:
+    listed = dict(line.split()[::-1] for line in (corpora.PACKAGED / "SHA256SUMS").read_text().splitlines())
+    assert sorted(listed) == sorted(corpora.PACKAGED_CANTERBURY)
+    assert {name: sha256_file(corpora.PACKAGED / name) for name in listed} == listed
 
 
 def test_corpus_enwik8_prefix_is_said_to_be_a_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fetch = corpora.fetch_module()
-    prefix = tmp_path / "enwik8" / fetch.PREFIX_NAME
+    prefix = tmp_path / "enwik8" / enwik8.PREFIX_NAME
     prefix.parent.mkdir()
     prefix.write_bytes(TEXT * 3)
     monkeypatch.setenv(corpora.CORPORA_ENV, str(tmp_path))
-    monkeypatch.setattr(fetch, "HERE", tmp_path / "checkout-corpora")
-    monkeypatch.setattr(fetch, "PREFIX_BYTES", len(TEXT) * 3)
-    monkeypatch.setattr(fetch, "PREFIX_SHA256", fetch.sha256_of(prefix))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(enwik8, "PREFIX_BYTES", len(TEXT) * 3)
+    monkeypatch.setattr(enwik8, "PREFIX_SHA256", sha256_file(prefix))
     out = tmp_path / "rows.json"
     result = bench("--corpus", "enwik8", "--no-download", "--limit", "100", "--only", "gzip", "--json", str(out))
     assert result.exit_code == 0, result.output
     [row] = json.loads(out.read_text())
-    assert row["file"] == fetch.PREFIX_NAME and row["original_bytes"] == 100
+    assert row["file"] == enwik8.PREFIX_NAME and row["original_bytes"] == 100
     assert "not the full" in row["note"] and "not the full" in result.stderr
 
 
 def test_corpus_enwik8_absent_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fetch = corpora.fetch_module()
     monkeypatch.setenv(corpora.CORPORA_ENV, str(tmp_path))
-    monkeypatch.setattr(fetch, "HERE", tmp_path / "checkout-corpora")
-    monkeypatch.setattr(fetch, "SHARED", tmp_path / "no-shared")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     result = bench("--corpus", "enwik8", "--no-download", "--only", "gzip")
     assert result.exit_code == 1
-    assert "enwik8 not found" in result.stderr and str(tmp_path / "enwik8") in result.stderr
+    assert "enwik8 not found" in result.stderr and str(tmp_path / "cache" / "nacrith" / "corpora" / "enwik8") in result.stderr
 
 
 def load_benchmarks_md() -> types.ModuleType:
