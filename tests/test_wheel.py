@@ -54,7 +54,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         names = set(z.namelist())
         for name in (*TEXTS, "SHA256SUMS", "README.md"):
             assert f"nacrith/bench/canterbury/{name}" in names
-        assert {"nacrith/bench/enwik8.py", "nacrith/bench/corpora.py"} <= names
+        assert {"nacrith/bench/enwik8.py", "nacrith/bench/corpora.py", "nacrith/explain/costs.py", "nacrith/explain/page.py"} <= names
         assert not any(name.startswith("corpora/") for name in names)
         z.extractall(root / "site")
     return root / "site"
