@@ -152,8 +152,6 @@ def _nacrith_row(source: Source, settings: NacrithSettings, ceilings: dict[tuple
             window=settings.window,
             threads=settings.threads,
             model=settings.model,
-            with_ideal=False,
-            with_ceiling=False,
             progress=lambda nbytes, tokens, bits: bar.update(nbytes),
         )
     except (NacrithError, ValueError) as exc:

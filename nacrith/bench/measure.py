@@ -1,7 +1,7 @@
-"""One measured round trip: sizes, bits per byte, speed, and the model's limits beside them.
+"""One measured round trip of nacrith: sizes, bits per byte, speed, peak memory.
 
-Timings are wall-clock seconds of one run; compare them as ratios within one run (the
-ceiling is measured in the same process, right after), never across machines or runs.
+Timings are wall-clock seconds of one run; compare them as ratios within one run, never
+across machines or runs. The model alone's limits to set beside them are :mod:`.model_limits`'s.
 """
 
 from __future__ import annotations
@@ -11,11 +11,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from .. import api, inspect
-from ..engine import shared_engine
 from ..frames import Progress
-from ..neural.schedule import default_slide_keep
-from ..transforms import crlf_to_lf
-from .model_limits import ideal_bits, lockstep_ceiling
 
 __all__ = ["Measurement", "TokenRates", "measure", "neural_shape"]
 
@@ -52,11 +48,8 @@ class Measurement(TokenRates):
     compress_seconds: float
     decompress_seconds: float
     verified: bool
-    ideal_bpb: float | None = None
-    ceiling_tok_s: float | None = None
-    peak_rss_mib: float = 0.0
     round_trip_rss_mib: float = 0.0
-    """Peak RSS of the process when the round trip ended, before the ideal and ceiling passes."""
+    """Peak RSS of the process when the round trip ended."""
 
 
 def neural_shape(archive: bytes) -> tuple[int, int]:
@@ -74,8 +67,6 @@ def measure(
     chunk_bytes: int | None = None,
     threads: int | None = None,
     model: str | None = None,
-    with_ideal: bool = True,
-    with_ceiling: bool = True,
     progress: Progress | None = None,
 ) -> Measurement:
     """Compress and decompress ``data`` once each, timed; ``progress`` sees both passes."""
@@ -90,7 +81,7 @@ def measure(
     decompress_seconds = time.perf_counter() - began
     round_trip_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tokens, used_lanes = neural_shape(archive)
-    m = Measurement(
+    return Measurement(
         file=name,
         original_bytes=len(data),
         compressed_bytes=len(archive),
@@ -103,13 +94,3 @@ def measure(
         verified=restored == data,
         round_trip_rss_mib=round_trip_rss,
     )
-    engine = shared_engine(model, threads)
-    keep = default_slide_keep(window)
-    if with_ceiling and used_lanes:
-        m.ceiling_tok_s = lockstep_ceiling(engine.model, used_lanes, window, keep, threads=threads)
-    if with_ideal and tokens:
-        # the token stream the pipeline codes: CRLF text as LF (nacrith.transforms), per original byte
-        text = crlf_to_lf(data) or data
-        m.ideal_bpb = ideal_bits(engine.model, engine.model.tokenize(text), window, keep, threads) / len(data)
-    m.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return m
