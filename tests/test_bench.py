@@ -19,10 +19,12 @@ from click.testing import CliRunner, Result
 
 from nacrith.atomic import sha256_file
 from nacrith.bench import baselines, corpora, enwik8
-from nacrith.bench.compare import NacrithSettings, Row, Source, run
+from nacrith.bench.compare import ModelLimits, Row, Source, run
 from nacrith.bench.tables import render
 from nacrith.cli import cli
+from nacrith.constants import DEFAULT_LANES
 from nacrith.engine import shared_engine
+from nacrith.options import Options
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -80,12 +82,11 @@ def test_every_compressor_round_trips_table_and_json(text_file: Path, tmp_path: 
 
 
 def test_ideal_and_ceiling_on_a_tiny_input() -> None:
-    settings = NacrithSettings(window=32, threads=1, ceiling_steps=16)
-    rows = list(run([Source("tiny.txt", TEXT)], ["nacrith"], settings))
+    rows = list(run([Source("tiny.txt", TEXT)], ["nacrith"], limits=ModelLimits(ceiling_steps=16), window=32, threads=1))
     [row] = rows
     assert row.verified and row.status == "ok"
     x = row.nacrith
-    assert x["lanes_used"] == 1 and x["keep"] == 24
+    assert (x["lanes"], x["lanes_used"], x["window"], x["keep"], x["threads"]) == (DEFAULT_LANES, 1, 32, 24, 1)  # as the archive stores them
     assert 0 < x["ideal_bpb"] < row.bpb  # the container's overhead dominates so tiny an input
     assert x["ceiling_tok_s"] > 0 and x["compress_tok_s"] > 0
     text = render(rows)
@@ -275,7 +276,7 @@ def test_ablation_charges_each_variant_its_own_code_length(english: bytes) -> No
     from nacrith.container import NEURAL_METHODS, FrameReader, Group
 
     text = english * 2
-    rows = ablation(shared_engine(), text, lanes=2, window=64)
+    rows = ablation(shared_engine(), text, Options(lanes=2, window=64))
     names = [r.variant for r in rows]
     assert names[:2] == ["LLM alone, CRLF kept", "default, CRLF kept"] and "LLM alone" in names
     assert {"+ bias, n-gram, match (default)", "default, mixer with one weight set", "default, mixer weights not learned"} <= set(names)
@@ -316,8 +317,7 @@ def test_ideal_of_crlf_text_is_of_the_lf_stream_nacrith_codes() -> None:
     from nacrith.bench.model_limits import ideal_bits
 
     crlf = TEXT.replace(b"\n", b"\r\n")
-    settings = NacrithSettings(window=32, threads=1, ceiling=False)
-    [row] = list(run([Source("crlf.txt", crlf)], ["nacrith"], settings))
+    [row] = list(run([Source("crlf.txt", crlf)], ["nacrith"], limits=ModelLimits(ceiling=False), window=32, threads=1))
     model = shared_engine(None, 1).model
     lf_ideal = ideal_bits(model, model.tokenize(TEXT), 32, 24, 1) / len(crlf)
     assert row.nacrith["ideal_bpb"] == pytest.approx(lf_ideal)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import resource
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from .. import api, inspect
+from ..container import CodingParams
 from ..frames import Progress
 
 __all__ = ["Measurement", "TokenRates", "measure", "neural_shape"]
@@ -43,7 +45,9 @@ class Measurement(TokenRates):
     compressed_bytes: int
     bpb: float
     lanes: int
-    window: int
+    """The most lanes any group used."""
+    params: CodingParams
+    """What the archive stores: the lanes asked for, window, slide keep..."""
     tokens: int
     compress_seconds: float
     decompress_seconds: float
@@ -58,37 +62,26 @@ def neural_shape(archive: bytes) -> tuple[int, int]:
     return info.neural_tokens, info.most_lanes
 
 
-def measure(
-    name: str,
-    data: bytes,
-    *,
-    lanes: int,
-    window: int,
-    chunk_bytes: int | None = None,
-    threads: int | None = None,
-    model: str | None = None,
-    progress: Progress | None = None,
-) -> Measurement:
-    """Compress and decompress ``data`` once each, timed; ``progress`` sees both passes."""
-    options = dict(lanes=lanes, window=window, threads=threads, model=model, progress=progress)
-    if chunk_bytes:
-        options["chunk_bytes"] = chunk_bytes
+def measure(name: str, data: bytes, *, progress: Progress | None = None, **coding: Any) -> Measurement:
+    """Compress and decompress ``data`` once each, timed; ``coding``: :func:`nacrith.compress`'s keywords
+    (``lanes``, ``window``, ``model``, ``threads``...), its defaults for those not given; ``progress``
+    sees both passes."""
     began = time.perf_counter()
-    archive = api.compress(data, **options)
+    archive = api.compress(data, progress=progress, **coding)
     compress_seconds = time.perf_counter() - began
     began = time.perf_counter()
-    restored = api.decompress(archive, model=model, threads=threads, progress=progress)
+    restored = api.decompress(archive, model=coding.get("model"), threads=coding.get("threads"), progress=progress)
     decompress_seconds = time.perf_counter() - began
     round_trip_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    tokens, used_lanes = neural_shape(archive)
+    info = inspect(archive)
     return Measurement(
         file=name,
         original_bytes=len(data),
         compressed_bytes=len(archive),
         bpb=8 * len(archive) / max(1, len(data)),
-        lanes=used_lanes,
-        window=window,
-        tokens=tokens,
+        lanes=info.most_lanes,
+        params=info.frames[0].params,
+        tokens=info.neural_tokens,
         compress_seconds=compress_seconds,
         decompress_seconds=decompress_seconds,
         verified=restored == data,
