@@ -143,7 +143,7 @@ def _nacrith_row(source: Source, coding: dict[str, Any], limits: ModelLimits, ce
     engine = shared_engine(coding.get("model"), threads)
     _ = engine.model  # load it now, so the first file's timing is not the model's loading
     try:
-        m = measure(source.name, source.data, progress=lambda nbytes, tokens, bits: bar.update(nbytes), **coding)
+        m = measure(source.data, progress=lambda nbytes, tokens, bits: bar.update(nbytes), **coding)
     except (NacrithError, ValueError) as exc:
         row.status, row.note = "failed", str(exc)
         return row

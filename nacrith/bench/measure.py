@@ -9,21 +9,38 @@ from __future__ import annotations
 import resource
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .. import api, inspect
 from ..container import CodingParams
 from ..frames import Progress
 
-__all__ = ["Measurement", "TokenRates", "measure", "neural_shape"]
+__all__ = ["Measurement", "measure", "round_trip"]
 
 
-class TokenRates:
-    """Tokens per second both ways, for a dataclass with ``tokens`` and both passes' seconds."""
-
+@dataclass
+class Measurement:
+    original_bytes: int
+    compressed_bytes: int
+    lanes: int
+    """The most lanes any group used."""
+    params: CodingParams
+    """What the archive stores: the lanes asked for, window, slide keep..."""
     tokens: int
+    """Coded by the model (the rest went to zstd or was stored)."""
     compress_seconds: float
     decompress_seconds: float
+    verified: bool
+    round_trip_rss_mib: float
+    """Peak RSS of the process when the round trip ended."""
+
+    @property
+    def window(self) -> int:
+        return self.params.window
+
+    @property
+    def bpb(self) -> float:
+        return 8 * self.compressed_bytes / max(1, self.original_bytes)
 
     @property
     def compress_tok_s(self) -> float:
@@ -33,57 +50,46 @@ class TokenRates:
     def decompress_tok_s(self) -> float:
         return self.tokens / self.decompress_seconds if self.decompress_seconds else 0.0
 
-    def as_dict(self) -> dict:
-        """The fields and both rates."""
-        return {**asdict(self), "compress_tok_s": self.compress_tok_s, "decompress_tok_s": self.decompress_tok_s}  # type: ignore[call-overload]
+    def as_dict(self) -> dict[str, Any]:
+        """The fields, the coding parameters a reader compares by (window, keep) in place of all of them, and the rates."""
+        d = {k: v for k, v in asdict(self).items() if k != "params"}
+        return {**d, "window": self.window, "keep": self.params.slide_keep, "bpb": self.bpb,
+                "compress_tok_s": self.compress_tok_s, "decompress_tok_s": self.decompress_tok_s}
 
 
-@dataclass
-class Measurement(TokenRates):
-    file: str
-    original_bytes: int
-    compressed_bytes: int
-    bpb: float
-    lanes: int
-    """The most lanes any group used."""
-    params: CodingParams
-    """What the archive stores: the lanes asked for, window, slide keep..."""
-    tokens: int
-    compress_seconds: float
-    decompress_seconds: float
-    verified: bool
-    round_trip_rss_mib: float = 0.0
-    """Peak RSS of the process when the round trip ended."""
-
-
-def neural_shape(archive: bytes) -> tuple[int, int]:
-    """(tokens coded by the model, most lanes any group used)."""
-    info = inspect(archive)
-    return info.neural_tokens, info.most_lanes
-
-
-def measure(name: str, data: bytes, *, progress: Progress | None = None, **coding: Any) -> Measurement:
-    """Compress and decompress ``data`` once each, timed; ``coding``: :func:`nacrith.compress`'s keywords
-    (``lanes``, ``window``, ``model``, ``threads``...), its defaults for those not given; ``progress``
-    sees both passes."""
+def round_trip(
+    data: bytes,
+    compress: Callable[[bytes], bytes],
+    *,
+    model: str | None = None,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> Measurement:
+    """``compress(data)`` and nacrith's decompression of it, each timed once, the result compared byte for byte."""
     began = time.perf_counter()
-    archive = api.compress(data, progress=progress, **coding)
+    archive = compress(data)
     compress_seconds = time.perf_counter() - began
     began = time.perf_counter()
-    restored = api.decompress(archive, model=coding.get("model"), threads=coding.get("threads"), progress=progress)
+    restored = api.decompress(archive, model=model, threads=threads, progress=progress)
     decompress_seconds = time.perf_counter() - began
-    round_trip_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     info = inspect(archive)
     return Measurement(
-        file=name,
         original_bytes=len(data),
         compressed_bytes=len(archive),
-        bpb=8 * len(archive) / max(1, len(data)),
         lanes=info.most_lanes,
         params=info.frames[0].params,
         tokens=info.neural_tokens,
         compress_seconds=compress_seconds,
         decompress_seconds=decompress_seconds,
         verified=restored == data,
-        round_trip_rss_mib=round_trip_rss,
+        round_trip_rss_mib=rss,
+    )
+
+
+def measure(data: bytes, *, progress: Progress | None = None, **coding: Any) -> Measurement:
+    """:func:`round_trip` through :func:`nacrith.compress`; ``coding``: its keywords (``lanes``, ``window``,
+    ``model``, ``threads``...), its defaults for those not given; ``progress`` sees both passes."""
+    return round_trip(
+        data, lambda d: api.compress(d, progress=progress, **coding), model=coding.get("model"), threads=coding.get("threads"), progress=progress
     )
