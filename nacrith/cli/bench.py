@@ -137,7 +137,7 @@ def bench_command(
         _ablation(sources, coding, json_path)
         return
     if scaling:
-        _scaling(sources, model, threads or None, json_path, quiet)
+        _scaling(sources, coding, json_path, quiet)
         return
     show = not quiet and files.is_terminal("stderr")
     total = 2 * sum(len(s.data) for s in sources) * len(keys)
@@ -154,11 +154,7 @@ def bench_command(
             bar_chart(rows, plot_path)
         except OSError as exc:
             raise Fatal(describe(exc)) from None
-    failed = [r for r in rows if r.status == "failed"]
-    for row in failed:
-        say(f"{row.file}: {row.compressor}: {row.note}")
-    if failed:
-        raise click.exceptions.Exit(1)
+    _exit_if_failed([f"{r.file}: {r.compressor}: {r.note}" for r in rows if r.status == "failed"])
 
 
 def _ablation(sources: list[Source], coding: dict[str, Any], json_path: str | None) -> None:
@@ -179,12 +175,12 @@ def _ablation(sources: list[Source], coding: dict[str, Any], json_path: str | No
         _write_json(out, json_path)
 
 
-def _scaling(sources: list[Source], model: str | None, threads: int | None, json_path: str | None, quiet: bool) -> None:
+def _scaling(sources: list[Source], coding: dict[str, Any], json_path: str | None, quiet: bool) -> None:
     from ..bench.scaling import ScalingPoint, render_scaling, scaling
 
     out: list[dict] = []
     failed = []
-    run_info = machine_running_model(threads)
+    run_info = machine_running_model(coding.get("threads"))
     for source in sources:
         def done(p: ScalingPoint, name: str = source.name) -> None:
             if not quiet:
@@ -194,14 +190,19 @@ def _scaling(sources: list[Source], model: str | None, threads: int | None, json
             if json_path and json_path != "-":
                 _write_json(out, json_path)  # an hour-long run stopped midway keeps the points it measured
 
-        points = scaling(source.data, model=model, threads=threads, done=done)
+        points = scaling(source.data, model=coding.get("model"), threads=coding.get("threads"), done=done)
         click.echo(render_scaling(points, source.name), err=json_path == "-")
         failed += [f"{source.name}: lanes {p.lanes}, window {p.window}: the round trip changed the bytes" for p in points if not p.verified]
     if json_path:
         _write_json(out, json_path)
-    for message in failed:
+    _exit_if_failed(failed)
+
+
+def _exit_if_failed(failures: list[str]) -> None:
+    """Each failure on stderr, then exit status 1 if there was any: a round trip that changed the bytes fails the run."""
+    for message in failures:
         say(message)
-    if failed:
+    if failures:
         raise click.exceptions.Exit(1)
 
 
