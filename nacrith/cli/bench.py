@@ -10,6 +10,7 @@ from typing import Any, Callable
 import click
 from tqdm import tqdm
 
+from ..atomic import write_atomically
 from ..bench import baselines, corpora
 from ..bench.compare import ModelLimits, Row, Source, machine_running_model, run
 from ..bench.tables import render
@@ -212,6 +213,6 @@ def _write_json(rows: list[Row] | list[dict], path: str) -> None:
         click.echo(text, nl=False)
         return
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        write_atomically(path, text.encode("utf-8"))  # rewritten after every --scaling point: a kill mid-write must not lose the rest
     except OSError as exc:
         raise Fatal(describe(exc)) from None
