@@ -13,7 +13,8 @@ ensemble is worth. BENCHMARKS.md's prose is written by hand around these tables:
 Rows that did not round-trip are marked, never shown as results; missing compressors
 are listed as missing. Several JSON files may be given (several runs or settings): a
 nacrith column per distinct (model, lanes, window), and a machine line per distinct run.
-Standard library only.
+Needs nacrith installed (or on PYTHONPATH) for its number formatting
+(:func:`nacrith.bench.tables.speed`); no model is loaded.
 """
 
 from __future__ import annotations

@@ -17,11 +17,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from nacrith.bench import baselines, corpora
-from nacrith.bench.compare import NacrithSettings, Row, Source, run
+from nacrith.atomic import sha256_file
+from nacrith.bench import baselines, corpora, enwik8
+from nacrith.bench.compare import ModelLimits, Row, Source, run
 from nacrith.bench.tables import render
 from nacrith.cli import cli
+from nacrith.constants import DEFAULT_LANES
 from nacrith.engine import shared_engine
+from nacrith.options import Options
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -79,12 +82,11 @@ def test_every_compressor_round_trips_table_and_json(text_file: Path, tmp_path: 
 
 
 def test_ideal_and_ceiling_on_a_tiny_input() -> None:
-    settings = NacrithSettings(window=32, threads=1, ceiling_steps=16)
-    rows = list(run([Source("tiny.txt", TEXT)], ["nacrith"], settings))
+    rows = list(run([Source("tiny.txt", TEXT)], ["nacrith"], limits=ModelLimits(ceiling_steps=16), window=32, threads=1))
     [row] = rows
     assert row.verified and row.status == "ok"
     x = row.nacrith
-    assert x["lanes_used"] == 1 and x["keep"] == 24
+    assert (x["lanes"], x["lanes_used"], x["window"], x["keep"], x["threads"]) == (DEFAULT_LANES, 1, 32, 24, 1)  # as the archive stores them
     assert 0 < x["ideal_bpb"] < row.bpb  # the container's overhead dominates so tiny an input
     assert x["ceiling_tok_s"] > 0 and x["compress_tok_s"] > 0
     text = render(rows)
@@ -187,41 +189,45 @@ def test_corpus_canterbury_full_set_from_env(tmp_path: Path, monkeypatch: pytest
     assert "3 files" in result.stderr
 
 
-def test_corpus_canterbury_vendored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corpus_canterbury_packaged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(corpora.CORPORA_ENV, raising=False)
-    monkeypatch.setattr(corpora, "SHARED", tmp_path / "nowhere")
     out = tmp_path / "rows.json"
-    assert bench("--corpus", "canterbury", "--only", "gzip", "--limit", "500", "--json", str(out)).exit_code == 0
+    result = bench("--corpus", "canterbury", "--only", "gzip", "--limit", "500", "--json", str(out))
+    assert result.exit_code == 0, result.output
     rows = json.loads(out.read_text())
-    assert [r["file"] for r in rows] == list(corpora.VENDORED_CANTERBURY)
+    assert [r["file"] for r in rows] == list(corpora.PACKAGED_CANTERBURY)
     assert all(r["original_bytes"] == 500 and r["note"] == "first 500 bytes" for r in rows)
+    assert "the 4 Canterbury texts packaged in" in result.stderr
+
+
+def test_packaged_texts_match_their_checksums() -> None:
+    listed = dict(line.split()[::-1] for line in (corpora.PACKAGED / "SHA256SUMS").read_text().splitlines())
+    assert sorted(listed) == sorted(corpora.PACKAGED_CANTERBURY)
+    assert {name: sha256_file(corpora.PACKAGED / name) for name in listed} == listed
 
 
 def test_corpus_enwik8_prefix_is_said_to_be_a_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fetch = corpora.fetch_module()
-    prefix = tmp_path / "enwik8" / fetch.PREFIX_NAME
+    prefix = tmp_path / "enwik8" / enwik8.PREFIX_NAME
     prefix.parent.mkdir()
     prefix.write_bytes(TEXT * 3)
     monkeypatch.setenv(corpora.CORPORA_ENV, str(tmp_path))
-    monkeypatch.setattr(fetch, "HERE", tmp_path / "checkout-corpora")
-    monkeypatch.setattr(fetch, "PREFIX_BYTES", len(TEXT) * 3)
-    monkeypatch.setattr(fetch, "PREFIX_SHA256", fetch.sha256_of(prefix))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(enwik8, "PREFIX_BYTES", len(TEXT) * 3)
+    monkeypatch.setattr(enwik8, "PREFIX_SHA256", sha256_file(prefix))
     out = tmp_path / "rows.json"
     result = bench("--corpus", "enwik8", "--no-download", "--limit", "100", "--only", "gzip", "--json", str(out))
     assert result.exit_code == 0, result.output
     [row] = json.loads(out.read_text())
-    assert row["file"] == fetch.PREFIX_NAME and row["original_bytes"] == 100
+    assert row["file"] == enwik8.PREFIX_NAME and row["original_bytes"] == 100
     assert "not the full" in row["note"] and "not the full" in result.stderr
 
 
 def test_corpus_enwik8_absent_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fetch = corpora.fetch_module()
     monkeypatch.setenv(corpora.CORPORA_ENV, str(tmp_path))
-    monkeypatch.setattr(fetch, "HERE", tmp_path / "checkout-corpora")
-    monkeypatch.setattr(fetch, "SHARED", tmp_path / "no-shared")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     result = bench("--corpus", "enwik8", "--no-download", "--only", "gzip")
     assert result.exit_code == 1
-    assert "enwik8 not found" in result.stderr and str(tmp_path / "enwik8") in result.stderr
+    assert "enwik8 not found" in result.stderr and str(tmp_path / "cache" / "nacrith" / "corpora" / "enwik8") in result.stderr
 
 
 def load_benchmarks_md() -> types.ModuleType:
@@ -261,30 +267,45 @@ def test_benchmarks_md_tables(text_file: Path, tmp_path: Path, capsys: pytest.Ca
     assert f"| alice.txt | {len(TEXT):,} |" in capsys.readouterr().out
 
 
-def test_ablation_charges_each_variant_its_own_code_length(english: bytes) -> None:
-    """One model pass feeds every variant; the LLM alone costs what its archive's payloads do."""
-    import io
-
+def test_ablation_charges_each_variant_its_own_code_length(english: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One model pass feeds every variant; the LLM alone codes the encoder's tokens, and costs what its archive's payloads do."""
     import nacrith
     from nacrith.bench.ablation import ablation, describe
-    from nacrith.container import NEURAL_METHODS, FrameReader, Group
 
+    engine = shared_engine()
+    stepped: list[int] = []  # lanes fed per llama.cpp call, over the whole ablation
+
+    class CountingEvaluator:
+        def __init__(self, inner: object) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._inner, name)
+
+        def step(self, lanes: list[int], tokens: list[int], positions: list[int]) -> object:
+            stepped.append(len(lanes))
+            return self._inner.step(lanes, tokens, positions)  # type: ignore[attr-defined]
+
+    evaluator = engine.evaluator
+    monkeypatch.setattr(engine, "evaluator", lambda lanes, window: CountingEvaluator(evaluator(lanes, window)))
     text = english * 2
-    rows = ablation(shared_engine(), text, lanes=2, window=64)
+    assert b"\r\n" in text  # so there is a second pass, with the CRLFs kept
+    rows = ablation(engine, text, Options(lanes=2, window=64))
     names = [r.variant for r in rows]
     assert names[:2] == ["LLM alone, CRLF kept", "default, CRLF kept"] and "LLM alone" in names
     assert {"+ bias, n-gram, match (default)", "default, mixer with one weight set", "default, mixer weights not learned"} <= set(names)
-    assert len({r.model_seconds for r in rows[2:]}) == 1  # the variants shared one pass of the model
+    alone, kept = next(r for r in rows if r.variant == "LLM alone"), rows[0]
+    # each token evaluated once per pass, however many variants the pass feeds (10 here)
+    assert sum(stepped) == alone.tokens + kept.tokens
+    assert all(r.tokens == alone.tokens for r in rows[2:]) and rows[1].tokens == kept.tokens
     archive = nacrith.compress(text, lanes=2, window=64, ensemble=False)
-    reader = FrameReader(io.BytesIO(archive))
-    reader.read_header()
-    payload = sum(
-        len(p) for b in reader.blocks() if isinstance(b, Group) for e, p in zip(b.entries, b.payloads) if e.method in NEURAL_METHODS
-    )
-    alone = next(r for r in rows if r.variant == "LLM alone")
-    assert abs(8 * payload - alone.bits) < 0.01 * alone.bits + 16 * 2  # the coder's finish: a few bytes per chunk
+    chunks = [c for c in nacrith.inspect(archive).frames[0].chunks if c.neural]
+    assert alone.tokens == sum(c.tokens for c in chunks)  # the tokens the encoder codes
+    payload = sum(c.payload_size for c in chunks)
+    assert abs(8 * payload - alone.bits) < 0.01 * alone.bits + 16 * len(chunks)  # the coder's finish: a few bytes per chunk
     full = next(r for r in rows if r.variant.endswith("(default)"))
     assert full.bits < alone.bits  # the text repeats: the n-gram and match models see it
+    assert kept.bits > alone.bits  # the model knows LF text better: why nacrith codes CRLF text as LF
     # taking the mixer apart changes what the same models cost
     assert len({round(r.bits, 6) for r in rows if r.variant.startswith("default, mixer")} | {round(full.bits, 6)}) == 3
     assert "LLM alone" in describe(rows, "english")
@@ -311,8 +332,7 @@ def test_ideal_of_crlf_text_is_of_the_lf_stream_nacrith_codes() -> None:
     from nacrith.bench.model_limits import ideal_bits
 
     crlf = TEXT.replace(b"\n", b"\r\n")
-    settings = NacrithSettings(window=32, threads=1, ceiling=False)
-    [row] = list(run([Source("crlf.txt", crlf)], ["nacrith"], settings))
+    [row] = list(run([Source("crlf.txt", crlf)], ["nacrith"], limits=ModelLimits(ceiling=False), window=32, threads=1))
     model = shared_engine(None, 1).model
     lf_ideal = ideal_bits(model, model.tokenize(TEXT), 32, 24, 1) / len(crlf)
     assert row.nacrith["ideal_bpb"] == pytest.approx(lf_ideal)

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from nacrith.bench.costs import Explanation, token_bits
-from nacrith.bench.explain_html import BUCKETS, bucket, render_html
+from nacrith.explain.costs import Explanation
+from nacrith.explain.page import BUCKETS, bucket, render_html
+from nacrith.neural.sequence import token_bits
 from nacrith.cli import cli
 from nacrith.engine import shared_engine
 
@@ -140,7 +141,7 @@ def test_token_bits_add_up_to_the_ideal_code_length() -> None:
 def test_explain_with_the_ensemble_names_the_predictor_of_every_token() -> None:
     """A text said three times: the ensemble pays less than the model alone, and the repeats are won
     by its n-gram or match model; the model alone's column is its plain quantization."""
-    from nacrith.bench.costs import explain
+    from nacrith.explain import explain
 
     text = b"The Owl and the Pussy-cat went to sea in a beautiful pea-green boat. " * 3
     e = explain(text, window=64, threads=1)

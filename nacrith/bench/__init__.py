@@ -1,1 +1,2 @@
-"""Measurements: the model's own ideal code length, the raw llama.cpp ceiling, and comparisons."""
+"""``nacrith bench``: nacrith beside the general-purpose compressors, the model alone (ideal code length,
+raw speed), ablation and scaling, and the corpora they run on."""

@@ -133,10 +133,10 @@ def standard_variants() -> dict[str, Variant]:
     }
 
 
-def ablation(engine: Engine, data: bytes, lanes: int, window: int) -> list[AblationRow]:
+def ablation(engine: Engine, data: bytes, options: Options) -> list[AblationRow]:
     """:func:`standard_variants` on ``data``, and the LLM alone without the CRLF transform when it applies."""
-    rows = ablate(engine, data, standard_variants(), Options(lanes=lanes, window=window))
+    rows = ablate(engine, data, standard_variants(), options)
     if crlf_to_lf(data) is not None:
-        plain = ablate(engine, data, {"LLM alone, CRLF kept": None, "default, CRLF kept": EnsembleParams()}, Options(lanes=lanes, window=window, crlf=False))
-        rows = plain + rows
+        kept = {"LLM alone, CRLF kept": None, "default, CRLF kept": EnsembleParams()}
+        rows = ablate(engine, data, kept, dataclasses.replace(options, crlf=False)) + rows
     return rows

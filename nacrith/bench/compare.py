@@ -22,13 +22,11 @@ from typing import Any, Iterable, Iterator
 
 from .. import __version__
 from ..engine import shared_engine
-from ..neural.schedule import default_slide_keep
-from ..constants import DEFAULT_LANES, DEFAULT_WINDOW
 from ..errors import NacrithError
 from ..transforms import crlf_to_lf
 from . import baselines
 
-__all__ = ["Source", "NacrithSettings", "Row", "run", "machine"]
+__all__ = ["Source", "ModelLimits", "Row", "run", "machine", "machine_running_model"]
 
 
 @dataclass(frozen=True)
@@ -43,11 +41,10 @@ class Source:
 
 
 @dataclass(frozen=True)
-class NacrithSettings:
-    lanes: int = DEFAULT_LANES
-    window: int = DEFAULT_WINDOW
-    model: str | None = None
-    threads: int | None = None
+class ModelLimits:
+    """What a nacrith row measures of the model alone besides the round trip: the benchmark's own settings,
+    apart from the coder's options (the API's keywords), since no archive or coder ever sees them."""
+
     ideal: bool = True
     """Also compute the model's ideal code length (costs about one more pass of the model)."""
     ceiling: bool = True
@@ -136,26 +133,17 @@ def _baseline_row(source: Source, baseline: baselines.Baseline, bar: Any) -> Row
     return row
 
 
-def _nacrith_row(source: Source, settings: NacrithSettings, ceilings: dict[tuple[int, int], float], bar: Any) -> Row:
+def _nacrith_row(source: Source, coding: dict[str, Any], limits: ModelLimits, ceilings: dict[tuple[int, int], float], bar: Any) -> Row:
     from ..models.llm import build_id  # these load llama.cpp: only when nacrith is measured
     from .measure import measure
     from .model_limits import ideal_bits, lockstep_ceiling
 
     row = Row(source.name, "nacrith", "nacrith", len(source.data), path=source.path)
-    engine = shared_engine(settings.model, settings.threads)
+    threads = coding.get("threads")
+    engine = shared_engine(coding.get("model"), threads)
     _ = engine.model  # load it now, so the first file's timing is not the model's loading
     try:
-        m = measure(
-            source.name,
-            source.data,
-            lanes=settings.lanes,
-            window=settings.window,
-            threads=settings.threads,
-            model=settings.model,
-            with_ideal=False,
-            with_ceiling=False,
-            progress=lambda nbytes, tokens, bits: bar.update(nbytes),
-        )
+        m = measure(source.data, progress=lambda nbytes, tokens, bits: bar.update(nbytes), **coding)
     except (NacrithError, ValueError) as exc:
         row.status, row.note = "failed", str(exc)
         return row
@@ -163,40 +151,40 @@ def _nacrith_row(source: Source, settings: NacrithSettings, ceilings: dict[tuple
     row.verified = m.verified
     if not row.verified:
         row.status, row.note = "failed", "the round trip changed the bytes"
-    keep = default_slide_keep(settings.window)
+    window, keep = m.params.window, m.params.slide_keep  # as coded: the API's defaults for what was not given
     extras: dict[str, Any] = dict(
         ideal_bpb=None,
         tokens=m.tokens,
         compress_tok_s=m.compress_tok_s,
         decompress_tok_s=m.decompress_tok_s,
         ceiling_tok_s=None,
-        lanes=settings.lanes,
+        lanes=m.params.lanes,
         lanes_used=m.lanes,
-        window=settings.window,
+        window=window,
         keep=keep,
-        threads=settings.threads or _usable_cores(),
+        threads=threads or _usable_cores(),
         model=engine.path.name,
         model_fingerprint=engine.fingerprint.hex(),
         llama_build=build_id(),
         round_trip_rss_mib=m.round_trip_rss_mib,  # the process's peak when the round trip ended
     )
-    if settings.ideal and m.tokens:
+    if limits.ideal and m.tokens:
         # the token stream the pipeline codes (CRLF text as LF, nacrith.transforms), per original byte:
         # so the gap to the ideal is what chunking and coding cost, not what the transform won
         text = crlf_to_lf(source.data) or source.data
         tokens = engine.model.tokenize(text)
         if engine.model.detokenize(tokens) == text:
             bar.set_postfix_str("the model's ideal code length")
-            extras["ideal_bpb"] = ideal_bits(engine.model, tokens, settings.window, keep, settings.threads) / len(source.data)
+            extras["ideal_bpb"] = ideal_bits(engine.model, tokens, window, keep, threads) / len(source.data)
             if text is not source.data:
                 extras["ideal_note"] = "ideal of the text with its CRLF line ends as LF, as nacrith codes it"
         else:  # partly binary: the model never sees those bytes, so a whole-file ideal would mean nothing
             extras["ideal_note"] = "no ideal: the tokenizer does not reproduce this file exactly (its non-text parts go to zstd)"
-    if settings.ceiling and m.lanes:
-        shape = (m.lanes, settings.window)
+    if limits.ceiling and m.lanes:
+        shape = (m.lanes, window)
         if shape not in ceilings:  # once per lane shape and run: a few seconds each
             bar.set_postfix_str(f"lockstep ceiling, {m.lanes} lanes")
-            ceilings[shape] = lockstep_ceiling(engine.model, m.lanes, settings.window, keep, settings.ceiling_steps, settings.threads)
+            ceilings[shape] = lockstep_ceiling(engine.model, m.lanes, window, keep, limits.ceiling_steps, threads)
         extras["ceiling_tok_s"] = ceilings[shape]
     bar.set_postfix_str("")
     row.nacrith = extras
@@ -214,16 +202,18 @@ class _NoBar:
         pass
 
 
-def run(sources: Iterable[Source], compressors: list[str], settings: NacrithSettings, bar: Any = None) -> Iterator[Row]:
+def run(
+    sources: Iterable[Source], compressors: list[str], *, limits: ModelLimits = ModelLimits(), bar: Any = None, **coding: Any
+) -> Iterator[Row]:
     """A row per (source, compressor), in the order of ``compressors`` (keys from baselines.NAMES).
 
-    ``bar`` is a tqdm-like object (update, set_description_str, set_postfix_str) counting
-    input bytes: each round trip advances it by twice the file's size.
+    ``coding``: nacrith's options, as :func:`nacrith.compress`'s keywords (``lanes``, ``window``,
+    ``model``, ``threads``); its defaults for those not given. ``bar`` is a tqdm-like object
+    (update, set_description_str, set_postfix_str) counting input bytes: each round trip
+    advances it by twice the file's size.
     """
     bar = bar if bar is not None else _NoBar()
-    info = machine()
-    if "nacrith" in compressors:
-        info["threads"] = settings.threads or info["usable_cores"]
+    info = machine_running_model(coding.get("threads")) if "nacrith" in compressors else machine()
     ceilings: dict[tuple[int, int], float] = {}
     by_key = {b.key: b for b in baselines.BASELINES}
     for source in sources:
@@ -231,7 +221,7 @@ def run(sources: Iterable[Source], compressors: list[str], settings: NacrithSett
             bar.set_description_str(f"{source.name}: {key}")
             done = getattr(bar, "n", 0) + 2 * len(source.data)
             if key == "nacrith":
-                row = _nacrith_row(source, settings, ceilings, bar)
+                row = _nacrith_row(source, coding, limits, ceilings, bar)
             else:
                 row = _baseline_row(source, by_key[key], bar)
             if hasattr(bar, "n") and bar.n < done:
@@ -288,3 +278,9 @@ def machine() -> dict[str, Any]:
         brotli=_version("brotli"),
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
+
+
+def machine_running_model(threads: int | None) -> dict[str, Any]:
+    """:func:`machine`, and the threads llama.cpp runs with (every usable core when None)."""
+    info = machine()
+    return {**info, "threads": threads or info["usable_cores"]}

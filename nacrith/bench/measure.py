@@ -1,7 +1,7 @@
-"""One measured round trip: sizes, bits per byte, speed, and the model's limits beside them.
+"""One measured round trip of nacrith: sizes, bits per byte, speed, peak memory.
 
-Timings are wall-clock seconds of one run; compare them as ratios within one run (the
-ceiling is measured in the same process, right after), never across machines or runs.
+Timings are wall-clock seconds of one run; compare them as ratios within one run, never
+across machines or runs. The model alone's limits to set beside them are :mod:`.model_limits`'s.
 """
 
 from __future__ import annotations
@@ -9,23 +9,38 @@ from __future__ import annotations
 import resource
 import time
 from dataclasses import asdict, dataclass
+from typing import Any, Callable
 
 from .. import api, inspect
-from ..engine import shared_engine
+from ..container import CodingParams
 from ..frames import Progress
-from ..neural.schedule import default_slide_keep
-from ..transforms import crlf_to_lf
-from .model_limits import ideal_bits, lockstep_ceiling
 
-__all__ = ["Measurement", "TokenRates", "TokenCount", "measure", "most_lanes"]
+__all__ = ["Measurement", "measure", "round_trip"]
 
 
-class TokenRates:
-    """Tokens per second both ways, for a dataclass with ``tokens`` and both passes' seconds."""
-
+@dataclass
+class Measurement:
+    original_bytes: int
+    compressed_bytes: int
+    lanes: int
+    """The most lanes any group used."""
+    params: CodingParams
+    """What the archive stores: the lanes asked for, window, slide keep..."""
     tokens: int
+    """Coded by the model (the rest went to zstd or was stored)."""
     compress_seconds: float
     decompress_seconds: float
+    verified: bool
+    round_trip_rss_mib: float
+    """Peak RSS of the process when the round trip ended."""
+
+    @property
+    def window(self) -> int:
+        return self.params.window
+
+    @property
+    def bpb(self) -> float:
+        return 8 * self.compressed_bytes / max(1, self.original_bytes)
 
     @property
     def compress_tok_s(self) -> float:
@@ -35,40 +50,17 @@ class TokenRates:
     def decompress_tok_s(self) -> float:
         return self.tokens / self.decompress_seconds if self.decompress_seconds else 0.0
 
-    def as_dict(self) -> dict:
-        """The fields and both rates."""
-        return {**asdict(self), "compress_tok_s": self.compress_tok_s, "decompress_tok_s": self.decompress_tok_s}  # type: ignore[call-overload]
+    def as_dict(self) -> dict[str, Any]:
+        """The fields, the coding parameters a reader compares by (window, keep) in place of all of them, and the rates."""
+        d = {k: v for k, v in asdict(self).items() if k != "params"}
+        return {**d, "window": self.window, "keep": self.params.slide_keep, "bpb": self.bpb,
+                "compress_tok_s": self.compress_tok_s, "decompress_tok_s": self.decompress_tok_s}
 
 
-@dataclass
-class Measurement(TokenRates):
-    file: str
-    original_bytes: int
-    compressed_bytes: int
-    bpb: float
-    lanes: int
-    window: int
-    tokens: int
-    compress_seconds: float
-    decompress_seconds: float
-    verified: bool
-    ideal_bpb: float | None = None
-    ceiling_tok_s: float | None = None
-    peak_rss_mib: float = 0.0
-    round_trip_rss_mib: float = 0.0
-    """Peak RSS of the process when the round trip ended, before the ideal and ceiling passes."""
+class _TokenCount:
+    """A progress callback that counts the tokens reported and passes every call on."""
 
-
-def most_lanes(archive: bytes) -> int:
-    """The most neural chunks any group of ``archive`` codes side by side."""
-    return inspect(archive).most_lanes
-
-
-class TokenCount:
-    """A progress callback that counts the tokens coded (version 2 archives do not store them), and
-    passes every call on."""
-
-    def __init__(self, progress: Progress | None = None) -> None:
+    def __init__(self, progress: Progress | None) -> None:
         self.tokens = 0
         self._progress = progress
 
@@ -78,52 +70,40 @@ class TokenCount:
             self._progress(nbytes, tokens, bits)
 
 
-def measure(
-    name: str,
+def round_trip(
     data: bytes,
+    compress: Callable[[bytes], bytes],
     *,
-    lanes: int,
-    window: int,
-    chunk_bytes: int | None = None,
-    threads: int | None = None,
     model: str | None = None,
-    with_ideal: bool = True,
-    with_ceiling: bool = True,
+    threads: int | None = None,
     progress: Progress | None = None,
 ) -> Measurement:
-    """Compress and decompress ``data`` once each, timed; ``progress`` sees both passes."""
-    counter = TokenCount(progress)
-    options = dict(lanes=lanes, window=window, threads=threads, model=model, progress=counter)
-    if chunk_bytes:
-        options["chunk_bytes"] = chunk_bytes
+    """``compress(data)`` and nacrith's decompression of it, each timed once, the result compared byte for byte."""
     began = time.perf_counter()
-    archive = api.compress(data, **options)
+    archive = compress(data)
     compress_seconds = time.perf_counter() - began
+    tokens = _TokenCount(progress)  # counted as they are decoded: version 2 archives do not store token counts
     began = time.perf_counter()
-    restored = api.decompress(archive, model=model, threads=threads, progress=progress)
+    restored = api.decompress(archive, model=model, threads=threads, progress=tokens)
     decompress_seconds = time.perf_counter() - began
-    round_trip_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    tokens, used_lanes = counter.tokens, most_lanes(archive)
-    m = Measurement(
-        file=name,
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    info = inspect(archive)
+    return Measurement(
         original_bytes=len(data),
         compressed_bytes=len(archive),
-        bpb=8 * len(archive) / max(1, len(data)),
-        lanes=used_lanes,
-        window=window,
-        tokens=tokens,
+        lanes=info.most_lanes,
+        params=info.frames[0].params,
+        tokens=tokens.tokens,
         compress_seconds=compress_seconds,
         decompress_seconds=decompress_seconds,
         verified=restored == data,
-        round_trip_rss_mib=round_trip_rss,
+        round_trip_rss_mib=rss,
     )
-    engine = shared_engine(model, threads)
-    keep = default_slide_keep(window)
-    if with_ceiling and used_lanes:
-        m.ceiling_tok_s = lockstep_ceiling(engine.model, used_lanes, window, keep, threads=threads)
-    if with_ideal and tokens:
-        # the token stream the pipeline codes: CRLF text as LF (nacrith.transforms), per original byte
-        text = crlf_to_lf(data) or data
-        m.ideal_bpb = ideal_bits(engine.model, engine.model.tokenize(text), window, keep, threads) / len(data)
-    m.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return m
+
+
+def measure(data: bytes, *, progress: Progress | None = None, **coding: Any) -> Measurement:
+    """:func:`round_trip` through :func:`nacrith.compress`; ``coding``: its keywords (``lanes``, ``window``,
+    ``model``, ``threads``...), its defaults for those not given; ``progress`` sees both passes."""
+    return round_trip(
+        data, lambda d: api.compress(d, progress=progress, **coding), model=coding.get("model"), threads=coding.get("threads"), progress=progress
+    )

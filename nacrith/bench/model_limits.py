@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import time
 
-
 from ..models.llm import LanguageModel
 from ..neural.schedule import counted, lockstep_steps
+from ..neural.sequence import token_bits
 
 __all__ = ["ideal_bits", "lockstep_ceiling"]
 
 
 def ideal_bits(model: LanguageModel, tokens: list[int], window: int, keep: int, threads: int | None = None) -> float:
     """Sum over tokens of -log2 p(token | context), float64 softmax, sliding window, start token first."""
-    from .costs import token_bits
-
     return float(token_bits(model, tokens, window, keep, threads).sum())
 
 

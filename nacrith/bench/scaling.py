@@ -13,16 +13,14 @@ be read as ratios within it.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .. import api
 from ..constants import MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES
 from ..engine import shared_engine
 from ..frames import FrameEncoder
 from ..options import Options
-from .measure import TokenCount, TokenRates, most_lanes
+from .measure import Measurement, round_trip
 from .model_limits import lockstep_ceiling
 from .tables import grid, speed
 
@@ -34,23 +32,9 @@ WINDOWS = (512, 1024, 2048)
 
 
 @dataclass
-class ScalingPoint(TokenRates):
-    lanes: int
-    window: int
-    original_bytes: int
-    compressed_bytes: int
-    tokens: int
-    compress_seconds: float
-    decompress_seconds: float
-    verified: bool
-    ceiling_tok_s: float
-
-    @property
-    def bpb(self) -> float:
-        return 8 * self.compressed_bytes / max(1, self.original_bytes)
-
-    def as_dict(self) -> dict:
-        return {**super().as_dict(), "bpb": self.bpb}
+class ScalingPoint(Measurement):
+    ceiling_tok_s: float = 0.0
+    """The lockstep ceiling of the same shape (lanes used, window) with every context full."""
 
 
 def one_group(size: int, lanes: int, window: int) -> Options:
@@ -60,7 +44,7 @@ def one_group(size: int, lanes: int, window: int) -> Options:
         window=window,
         chunk_bytes=min(1 << 24, max(1 << 16, 2 * size)),
         min_chunk_bytes=max(1, size // lanes),
-        segment_bytes=min(MAX_SEGMENT_BYTES, max(MIN_SEGMENT_BYTES, size)),
+        segment_bytes=min(MAX_SEGMENT_BYTES, max(MIN_SEGMENT_BYTES, size)),  # one segment: one group
     )
 
 
@@ -81,26 +65,14 @@ def scaling(
     for window in windows or WINDOWS:
         for n in lanes or LANES:
             options = one_group(len(data), n, window)
-            began = time.perf_counter()
-            counter = TokenCount()
-            encoder = FrameEncoder(engine, options, len(data), counter)
-            archive = encoder.write(data) + encoder.finish()
-            compress_seconds = time.perf_counter() - began
-            began = time.perf_counter()
-            restored = api.decompress(archive, model=model, threads=threads)
-            decompress_seconds = time.perf_counter() - began
-            tokens, used = counter.tokens, most_lanes(archive)
-            point = ScalingPoint(
-                lanes=used,
-                window=window,
-                original_bytes=len(data),
-                compressed_bytes=len(archive),
-                tokens=tokens,
-                compress_seconds=compress_seconds,
-                decompress_seconds=decompress_seconds,
-                verified=restored == data,
-                ceiling_tok_s=lockstep_ceiling(engine.model, max(1, used), window, options.keep, ceiling_steps, threads),
-            )
+
+            def compress(text: bytes, options: Options = options) -> bytes:
+                encoder = FrameEncoder(engine, options, len(text))
+                return encoder.write(text) + encoder.finish()
+
+            m = round_trip(data, compress, model=model, threads=threads)
+            ceiling = lockstep_ceiling(engine.model, max(1, m.lanes), window, options.keep, ceiling_steps, threads)
+            point = ScalingPoint(**vars(m), ceiling_tok_s=ceiling)
             points.append(point)
             if done:
                 done(point)

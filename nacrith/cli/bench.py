@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import click
 from tqdm import tqdm
 
+from ..atomic import write_atomically
 from ..bench import baselines, corpora
-from ..bench.compare import NacrithSettings, Row, Source, machine, run
+from ..bench.compare import ModelLimits, Row, Source, machine_running_model, run
 from ..bench.tables import render
-from ..constants import DEFAULT_LANES, DEFAULT_WINDOW
 from . import files
 from .options import check_coding_options, lanes_option, model_options, window_option
 from .report import Fatal, describe, interruptible, say
@@ -59,8 +59,8 @@ def _sources(
 @click.option("--limit", type=click.IntRange(min=1), metavar="BYTES", help="Use only the first BYTES of each file.")
 @click.option("--only", metavar="LIST", help=f"Compressors to run, comma-separated: {', '.join(baselines.NAMES)}; zstd means both levels.")
 @click.option("--no-nacrith", is_flag=True, help="Leave nacrith out: a quick table of the baselines.")
-@lanes_option(DEFAULT_LANES)
-@window_option(DEFAULT_WINDOW)
+@lanes_option()
+@window_option()
 @model_options
 @click.option("--no-ideal", is_flag=True, help="Skip the model's ideal code length (one more pass of the model per file).")
 @click.option("--no-ceiling", is_flag=True, help="Skip the raw lockstep speed (a few seconds per lane shape).")
@@ -81,8 +81,8 @@ def bench_command(
     limit: int | None,
     only: str | None,
     no_nacrith: bool,
-    lanes: int,
-    window: int,
+    lanes: int | None,
+    window: int | None,
     model: str | None,
     threads: int,
     no_ideal: bool,
@@ -129,20 +129,21 @@ def bench_command(
             require_matplotlib()
         except PlotUnavailable as exc:
             raise Fatal(str(exc)) from None
-    settings = NacrithSettings(lanes=lanes, window=window, model=model, threads=threads or None, ideal=not no_ideal, ceiling=not no_ceiling)
+    chosen = dict(lanes=lanes, window=window, model=model, threads=threads or None)
+    coding = {key: value for key, value in chosen.items() if value is not None}  # the API's defaults for the rest
     if "nacrith" in keys:  # bad settings or a missing model fail once, before any file
-        check_coding_options(lanes=lanes, window=window, model=model, threads=settings.threads)
+        check_coding_options(**coding)
     sources = _sources(file, corpus, limit, not no_download, (lambda message: None) if quiet else say)
     if ablation:
-        _ablation(sources, lanes, window, model, settings.threads, json_path)
+        _ablation(sources, coding, json_path)
         return
     if scaling:
-        _scaling(sources, model, settings.threads, json_path, quiet)
+        _scaling(sources, coding, json_path, quiet)
         return
     show = not quiet and files.is_terminal("stderr")
     total = 2 * sum(len(s.data) for s in sources) * len(keys)
     with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, leave=False, dynamic_ncols=True, file=sys.stderr, disable=not show) as bar:
-        rows = list(run(sources, keys, settings, bar))
+        rows = list(run(sources, keys, limits=ModelLimits(ideal=not no_ideal, ceiling=not no_ceiling), bar=bar, **coding))
     table_to_stderr = json_path == "-"
     click.echo(render(rows), err=table_to_stderr)
     if json_path:
@@ -154,35 +155,33 @@ def bench_command(
             bar_chart(rows, plot_path)
         except OSError as exc:
             raise Fatal(describe(exc)) from None
-    failed = [r for r in rows if r.status == "failed"]
-    for row in failed:
-        say(f"{row.file}: {row.compressor}: {row.note}")
-    if failed:
-        raise click.exceptions.Exit(1)
+    _exit_if_failed([f"{r.file}: {r.compressor}: {r.note}" for r in rows if r.status == "failed"])
 
 
-def _ablation(sources: list[Source], lanes: int, window: int, model: str | None, threads: int | None, json_path: str | None) -> None:
+def _ablation(sources: list[Source], coding: dict[str, Any], json_path: str | None) -> None:
     from ..bench.ablation import ablation, describe as describe_ablation
     from ..engine import shared_engine
+    from ..options import Options
 
-    engine = shared_engine(model, threads)
-    run_info = {**machine(), "threads": threads or machine()["usable_cores"]}
+    engine = shared_engine(coding.get("model"), coding.get("threads"))
+    options = Options(**{key: coding[key] for key in ("lanes", "window") if key in coding})
+    run_info = machine_running_model(coding.get("threads"))
     out = []
     for source in sources:
-        rows = ablation(engine, source.data, lanes, window)
+        rows = ablation(engine, source.data, options)
         click.echo(describe_ablation(rows, source.name), err=json_path == "-")
-        settings = {"lanes": lanes, "window": window, "model": engine.path.name, "run": run_info}
+        settings = {"lanes": options.lanes, "window": options.window, "model": engine.path.name, "run": run_info}
         out += [{"file": source.name, "kind": "ablation", **row.as_dict(), **settings} for row in rows]
     if json_path:
         _write_json(out, json_path)
 
 
-def _scaling(sources: list[Source], model: str | None, threads: int | None, json_path: str | None, quiet: bool) -> None:
+def _scaling(sources: list[Source], coding: dict[str, Any], json_path: str | None, quiet: bool) -> None:
     from ..bench.scaling import ScalingPoint, render_scaling, scaling
 
     out: list[dict] = []
     failed = []
-    run_info = {**machine(), "threads": threads or machine()["usable_cores"]}
+    run_info = machine_running_model(coding.get("threads"))
     for source in sources:
         def done(p: ScalingPoint, name: str = source.name) -> None:
             if not quiet:
@@ -192,14 +191,19 @@ def _scaling(sources: list[Source], model: str | None, threads: int | None, json
             if json_path and json_path != "-":
                 _write_json(out, json_path)  # an hour-long run stopped midway keeps the points it measured
 
-        points = scaling(source.data, model=model, threads=threads, done=done)
+        points = scaling(source.data, model=coding.get("model"), threads=coding.get("threads"), done=done)
         click.echo(render_scaling(points, source.name), err=json_path == "-")
         failed += [f"{source.name}: lanes {p.lanes}, window {p.window}: the round trip changed the bytes" for p in points if not p.verified]
     if json_path:
         _write_json(out, json_path)
-    for message in failed:
+    _exit_if_failed(failed)
+
+
+def _exit_if_failed(failures: list[str]) -> None:
+    """Each failure on stderr, then exit status 1 if there was any: a round trip that changed the bytes fails the run."""
+    for message in failures:
         say(message)
-    if failed:
+    if failures:
         raise click.exceptions.Exit(1)
 
 
@@ -209,6 +213,6 @@ def _write_json(rows: list[Row] | list[dict], path: str) -> None:
         click.echo(text, nl=False)
         return
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        write_atomically(path, text.encode("utf-8"))  # rewritten after every --scaling point: a kill mid-write must not lose the rest
     except OSError as exc:
         raise Fatal(describe(exc)) from None

@@ -1,4 +1,4 @@
-"""``nacrith explain``: options wired to :mod:`nacrith.bench.costs` and :mod:`nacrith.bench.explain_html`."""
+"""``nacrith explain``: options wired to :mod:`nacrith.explain`; the costs and the page are made there."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from .. import NacrithError
-from ..bench.costs import Explanation, explain
-from ..bench.explain_html import render_html, token_text
+from ..atomic import write_atomically
+from ..explain.costs import Explanation, explain
+from ..explain.page import render_html, token_text
 from ..constants import DEFAULT_WINDOW
 from ..neural.params import EnsembleParams
 from .options import check_coding_options, model_options, window_option
@@ -85,7 +86,7 @@ def explain_command(
     click.echo(_summary(explanation, top))
     if html_path:
         try:
-            Path(html_path).write_text(render_html(explanation, top=top or 20), encoding="utf-8")
+            write_atomically(html_path, render_html(explanation, top=top or 20).encode("utf-8"))
         except OSError as exc:
             raise Fatal(describe(exc)) from None
         say(f"wrote {html_path}")

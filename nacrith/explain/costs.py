@@ -1,21 +1,19 @@
 """Where the bits go: what every token of a text costs, and a summary of it.
 
-:func:`token_bits` evaluates exactly as :func:`.model_limits.ideal_bits` does (one
-sequence, the same sliding window, blocks of ``window - keep`` tokens, float64 softmax),
-but keeps each token's -log2 p instead of only their sum: so the sum equals the ideal
-code length, and the costs are what an ideal coder would pay for each token.
-
-:func:`ensemble_bits` feeds the same logits, token by token, to the ensemble coding uses
-(:mod:`nacrith.neural.ensemble`), and says for each token which predictor gave it the highest
-probability: the language model, an n-gram order or the match model. :func:`explain`
-builds an :class:`Explanation` from either; the HTML page (:mod:`.explain_html`) shows it.
+The model reads the text as :mod:`nacrith.neural.sequence` does (one sequence, the sliding
+window coding uses), so with the model alone (:func:`~nacrith.neural.sequence.token_bits`)
+the costs add up to the benchmark's ideal code length. :func:`ensemble_bits` feeds the same
+logits, token by token, to the ensemble coding uses (:mod:`nacrith.neural.ensemble`), and
+says for each token which predictor gave it the highest probability: the language model,
+an n-gram order or the match model. :func:`explain` builds an :class:`Explanation` from
+either; :mod:`.page` shows it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,36 +22,13 @@ from ..constants import PRECISION_BITS
 from ..engine import shared_engine
 from ..neural.ensemble import Ensemble
 from ..neural.params import EnsembleParams
-from ..neural.schedule import default_slide_keep, sequence_blocks
+from ..neural.schedule import default_slide_keep
+from ..neural.sequence import logit_blocks, token_bits
 
 if TYPE_CHECKING:  # the page renders from an Explanation without loading llama.cpp
     from ..models.llm import LanguageModel
 
-__all__ = ["token_bits", "Explanation", "explain"]
-
-
-def _logit_blocks(model: LanguageModel, tokens: list[int], window: int, keep: int, threads: int | None) -> Iterator[tuple[int, np.ndarray]]:
-    """(index of the first token predicted, float32 logits of the block): one sequence, the start token first,
-    evaluated in the blocks of :func:`~nacrith.neural.schedule.sequence_blocks`, which slide as coding slides a lane."""
-    evaluator = model.evaluator(1, window, threads, max_batch=window - keep)
-    evaluator.reset()
-    fed = [model.start_token, *tokens]  # token i is predicted from the ones before it; the last predicts nothing
-    for block in sequence_blocks(evaluator, len(tokens), window, keep):
-        n = len(block.positions)
-        yield block.start, np.array(evaluator.step([0] * n, fed[block.start : block.start + n], list(block.positions)))
-
-
-def token_bits(model: LanguageModel, tokens: list[int], window: int, keep: int, threads: int | None = None) -> np.ndarray:
-    """-log2 p(token | context) for every token, float64: the start token first, then a window sliding by ``window - keep``."""
-    costs = np.empty(len(tokens), dtype=np.float64)
-    for start, block in _logit_blocks(model, tokens, window, keep, threads):
-        logits = block.astype(np.float64)
-        n = len(logits)
-        targets = np.asarray(tokens[start : start + n])
-        top = logits.max(axis=1, keepdims=True)
-        log_z = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
-        costs[start : start + n] = (log_z - logits[np.arange(n), targets]) / np.log(2)
-    return costs
+__all__ = ["Explanation", "explain", "ensemble_bits"]
 
 
 def ensemble_bits(
@@ -67,7 +42,7 @@ def ensemble_bits(
     mixed = np.empty(len(tokens), dtype=np.float64)
     alone = np.empty(len(tokens), dtype=np.float64)
     winners: list[str] = []
-    for start, block in _logit_blocks(model, tokens, window, keep, threads):
+    for start, block in logit_blocks(model, tokens, window, keep, threads):
         plain = quantize(block, PRECISION_BITS)
         for i, row in enumerate(block):
             token = tokens[start + i]

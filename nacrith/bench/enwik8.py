@@ -1,25 +1,22 @@
-#!/usr/bin/env python3
-"""Find enwik8, or download and verify it: ``python corpora/fetch_enwik8.py [--no-download] [--dest PATH]``.
+"""Find enwik8, or download and verify it: ``python -m nacrith.bench.enwik8 [--no-download] [--dest PATH]``.
 
 enwik8 is the first 100,000,000 bytes of an English Wikipedia XML dump (2006), the
 Large Text Compression Benchmark's test file. This looks, in order, for:
 
-1. ``$NACRITH_CORPORA/enwik8`` (a file, or a folder holding ``enwik8`` or the prefix below);
-2. ``corpora/enwik8`` beside this script, where a download lands;
-3. ``../shared/corpora/enwik8/enwik8.prefix-4154399`` next to the checkout: only the first
-   4,154,399 bytes of enwik8, and said so wherever it is used;
+1. ``$NACRITH_CORPORA/enwik8``: a file, or a folder holding ``enwik8`` or
+   ``enwik8.prefix-4154399``, only the first 4,154,399 bytes of enwik8, and said so
+   wherever it is used;
+2. ``enwik8`` in the user's cache (``$XDG_CACHE_HOME/nacrith/corpora``), where a download lands;
 
 and otherwise downloads enwik8.zip from the benchmark's site, checks the zip's size and
-SHA-256, unzips it and checks enwik8's size and SHA-256 before giving it its name. Every
-file found is checked the same way before use. Nothing happens at import. Offline, it
-says where to put the file by hand and exits with status 1.
+SHA-256, unzips it and checks enwik8's size and SHA-256 before the file gets its name
+(:func:`nacrith.atomic.atomic_output`: a failed or interrupted download leaves nothing).
+Every file found is checked the same way before use. Nothing happens at import. Offline,
+it says where to put the file by hand and exits with status 1.
 
 The checksums are the ones published alongside enwik8 by several independent projects
 (the benchmark's own page lists none); enwik8's own SHA-256 is the one that decides, since
-it is the data.
-
-Standard library only, so it runs before anything is installed; ``nacrith bench --corpus
-enwik8`` imports it.
+it is the data. ``nacrith bench --corpus enwik8`` calls :func:`locate`.
 """
 
 from __future__ import annotations
@@ -27,16 +24,19 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import shutil
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
-__all__ = ["Found", "FetchError", "locate", "fetch", "verify", "main"]
+from ..atomic import atomic_output, sha256_file
+from ..models.registry import cache_dir
+
+__all__ = ["Found", "FetchError", "locate", "fetch", "verify", "main", "CORPORA_ENV"]
 
 URL = "http://mattmahoney.net/dc/enwik8.zip"
 ZIP_BYTES = 36_445_475
@@ -47,15 +47,15 @@ ENWIK8_SHA256 = "2b49720ec4d78c3c9fabaee6e4179a5e997302b3a70029f30f2d582218c024a
 PREFIX_NAME = "enwik8.prefix-4154399"
 PREFIX_BYTES = 4_154_399
 PREFIX_SHA256 = "d502ac7ecb9dd47a062e7d19b8dcd3c753b07c142e48b13dcd521cb747116bdd"
-"""As listed in ../shared/corpora/SHA256SUMS."""
+"""As listed in the shared benchmark corpora's SHA256SUMS."""
 
 CORPORA_ENV = "NACRITH_CORPORA"
-HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared" / "corpora"
-"""The benchmark corpora next to the checkout, when there."""
 
 TIMEOUT = 60
 """Seconds without data before a download counts as failed."""
+
+_BLOCK = 1 << 20
+"""Bytes copied at a time: neither the zip nor enwik8 is ever held in memory whole."""
 
 urlopen: Callable[..., Any] = urllib.request.urlopen
 """The opener downloads go through; tests replace it, so no test ever touches the network."""
@@ -79,15 +79,7 @@ class Found:
 
 
 def _say(message: str) -> None:
-    print(f"fetch_enwik8: {message}", file=sys.stderr)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    print(f"nacrith.bench.enwik8: {message}", file=sys.stderr)
 
 
 def verify(path: Path, size: int, sha256: str) -> str | None:
@@ -95,7 +87,7 @@ def verify(path: Path, size: int, sha256: str) -> str | None:
     actual = path.stat().st_size
     if actual != size:
         return f"{actual:,} bytes, expected {size:,}"
-    digest = sha256_of(path)
+    digest = sha256_file(path)
     if digest != sha256:
         return f"sha256 {digest}, expected {sha256}"
     return None
@@ -107,12 +99,8 @@ def env_root() -> Path | None:
 
 
 def default_destination() -> Path:
-    """Where a download goes: $NACRITH_CORPORA/enwik8 when set, else corpora/enwik8 beside this script."""
-    root = env_root()
-    if root is None:
-        return HERE / "enwik8"
-    target = root / "enwik8"
-    return target / "enwik8" if target.is_dir() else target
+    """Where a download goes: enwik8 in the user's cache (the corpora folder may be shared, or read-only)."""
+    return cache_dir() / "corpora" / "enwik8"
 
 
 def candidates() -> list[tuple[Path, bool]]:
@@ -121,8 +109,7 @@ def candidates() -> list[tuple[Path, bool]]:
     root = env_root()
     if root is not None:
         found += [(root / "enwik8", True), (root / "enwik8" / "enwik8", True), (root / "enwik8" / PREFIX_NAME, False)]
-    found.append((HERE / "enwik8", True))
-    found.append((SHARED / "enwik8" / PREFIX_NAME, False))
+    found.append((default_destination(), True))
     return found
 
 
@@ -152,69 +139,61 @@ def locate(*, download: bool = True, destination: Path | None = None) -> Found:
     return Found(fetch(destination), True)
 
 
-def _download(url: str, target: Path) -> str:
-    """Stream ``url`` into ``target``; the SHA-256 of what arrived."""
+def _copy(source: Any, target: IO[bytes], limit: int) -> tuple[int, str]:
+    """(bytes copied, their SHA-256), stopping after ``limit + 1`` bytes: an oversized source shows
+    without being read whole."""
     digest = hashlib.sha256()
-    with urlopen(url, timeout=TIMEOUT) as response, open(target, "wb") as out:
-        for block in iter(lambda: response.read(1 << 20), b""):
-            digest.update(block)
-            out.write(block)
-            if out.tell() > 2 * ZIP_BYTES:
-                raise FetchError(f"{url} sent more than {2 * ZIP_BYTES:,} bytes: not enwik8.zip")
-    return digest.hexdigest()
+    size = 0
+    while size <= limit:
+        block = source.read(min(_BLOCK, limit + 1 - size))
+        if not block:
+            break
+        digest.update(block)
+        target.write(block)
+        size += len(block)
+    return size, digest.hexdigest()
 
 
-def _unzip(archive: Path, target: Path) -> None:
-    """enwik8 out of the zip into ``target``, reading no more than enwik8's size plus one byte."""
+def _download(archive: IO[bytes], destination: Path) -> None:
+    """enwik8.zip into ``archive``; a zip that is not the published one is only warned about, since
+    the zip is only the wrapping: a re-packed one with the right enwik8 inside still passes."""
     try:
-        with zipfile.ZipFile(archive) as z, z.open("enwik8") as member, open(target, "wb") as out:
-            shutil.copyfileobj(_Bounded(member, ENWIK8_BYTES + 1), out, 1 << 20)
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise FetchError(f"the download is not a zip holding enwik8 ({exc})") from None
-
-
-class _Bounded:
-    def __init__(self, stream: Any, limit: int) -> None:
-        self._stream, self._left = stream, limit
-
-    def read(self, n: int = -1) -> bytes:
-        n = self._left if n < 0 else min(n, self._left)
-        data = self._stream.read(n) if n else b""
-        self._left -= len(data)
-        return data
+        with urlopen(URL, timeout=TIMEOUT) as response:
+            size, digest = _copy(response, archive, 2 * ZIP_BYTES)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise FetchError(f"cannot download {URL}: {reason}{instructions(destination)}") from None
+    if size > 2 * ZIP_BYTES:
+        raise FetchError(f"{URL} sent more than {2 * ZIP_BYTES:,} bytes: not enwik8.zip")
+    if (size, digest) != (ZIP_BYTES, ZIP_SHA256):
+        _say(f"warning: enwik8.zip is {size:,} bytes with sha256 {digest}, not the published "
+             f"{ZIP_BYTES:,} / {ZIP_SHA256}; checking the enwik8 inside")
 
 
 def fetch(destination: Path) -> Path:
-    """Download, verify and unzip enwik8 to ``destination``; partial files never keep its name."""
+    """Download, verify and unzip enwik8 to ``destination``; it gets its name only once verified."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    archive = destination.with_name(destination.name + ".zip.part")
-    unpacked = destination.with_name(destination.name + ".part")
     _say(f"downloading {URL} ({ZIP_BYTES:,} bytes) ...")
-    try:
-        try:
-            zip_sha256 = _download(URL, archive)
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", None) or exc
-            raise FetchError(f"cannot download {URL}: {reason}{instructions(destination)}") from None
-        zip_size = archive.stat().st_size
-        if (zip_size, zip_sha256) != (ZIP_BYTES, ZIP_SHA256):
-            # The zip is only the wrapping: a re-packed one with the right enwik8 inside still passes below.
-            _say(f"warning: enwik8.zip is {zip_size:,} bytes with sha256 {zip_sha256}, not the published "
-                 f"{ZIP_BYTES:,} / {ZIP_SHA256}; checking the enwik8 inside")
-        _unzip(archive, unpacked)
-        problem = verify(unpacked, ENWIK8_BYTES, ENWIK8_SHA256)
-        if problem:
-            raise FetchError(f"the enwik8 in the download is wrong: {problem}")
-        os.replace(unpacked, destination)
-    finally:
-        for leftover in (archive, unpacked):
-            leftover.unlink(missing_ok=True)
+    with tempfile.TemporaryFile(dir=destination.parent) as archive:  # unnamed: gone however this ends
+        _download(archive, destination)
+        archive.seek(0)
+        with atomic_output(destination) as out:
+            try:
+                with zipfile.ZipFile(archive) as z, z.open("enwik8") as member:
+                    size, digest = _copy(member, out, ENWIK8_BYTES)
+            except (zipfile.BadZipFile, KeyError) as exc:
+                raise FetchError(f"the download is not a zip holding enwik8 ({exc})") from None
+            if size != ENWIK8_BYTES:
+                got = f"more than {ENWIK8_BYTES:,}" if size > ENWIK8_BYTES else f"{size:,}"
+                raise FetchError(f"the enwik8 in the download is wrong: {got} bytes, expected {ENWIK8_BYTES:,}")
+            if digest != ENWIK8_SHA256:
+                raise FetchError(f"the enwik8 in the download is wrong: sha256 {digest}, expected {ENWIK8_SHA256}")
     _say(f"enwik8 verified: {destination}")
     return destination
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fetch_enwik8.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m nacrith.bench.enwik8", description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-download", action="store_true", help="only look for it; fail rather than download")
     parser.add_argument("--dest", type=Path, default=None, help=f"where to download it (default: {default_destination()})")
     args = parser.parse_args(argv)

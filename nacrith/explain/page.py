@@ -1,4 +1,4 @@
-"""An :class:`.costs.Explanation` as one self-contained HTML page: the text coloured by cost, and where the bits go.
+"""An :class:`~.costs.Explanation` as one self-contained HTML page: the text coloured by cost, and where the bits go.
 
 The page has no scripts and loads nothing: a style sheet in the head, tooltips in
 ``title`` attributes. All text from the file is escaped, attribute values quoted, and
