@@ -8,7 +8,7 @@ memory must not grow with them.
 import resource, sys, time
 import nacrith
 size = int(sys.argv[1])
-data = open(sys.argv[2] if len(sys.argv) > 2 else "corpora/alice29.txt", "rb").read()[:size]
+data = open(sys.argv[2] if len(sys.argv) > 2 else "nacrith/bench/canterbury/alice29.txt", "rb").read()[:size]
 LANES, CHUNK, WRITE = 4, 1024, 4096
 c = nacrith.NacrithCompressor(lanes=LANES, window=256, chunk_bytes=CHUNK)
 began = time.perf_counter()

@@ -87,7 +87,7 @@ def ablate(engine: Engine, data: bytes, variants: dict[str, Variant], options: O
         tokens += sum(counts)
         for ensemble in ensembles.values():
             if ensemble is not None:
-                ensemble.begin_group(counts)
+                ensemble.begin_group([len(c.data) for c in group])  # as the encoder: each lane reserves its chunk length
         evaluator = engine.evaluator(len(lanes), params.window)
         evaluator.reset()
         for step in lockstep_steps(evaluator, len(counts), counted(counts), params.window, params.slide_keep):
