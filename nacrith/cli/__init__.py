@@ -8,8 +8,10 @@ do anything a library user could not.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
-from typing import Any
+from typing import Any, Iterator
 
 import click
 
@@ -17,7 +19,19 @@ from .. import NacrithError, __version__, resolve_model
 from . import files, info, jobs
 from .bench import bench_command
 from .explain import explain_command
-from .options import check_coding_options, lanes_option, model_options, output_options, verbosity_options, window_option
+from ..constants import DEFAULT_SEGMENT_BYTES
+from ..workers.local import WorkerPool
+from .options import (
+    ByteSize,
+    check_coding_options,
+    gpu_option,
+    lanes_option,
+    model_options,
+    output_options,
+    verbosity_options,
+    window_option,
+    workers_option,
+)
 from .report import Fatal, describe, interruptible, run_each
 
 __all__ = ["main", "cli"]
@@ -62,6 +76,25 @@ def _settings(quiet: int, verbose: int, threads: int, **chosen: Any) -> jobs.Set
     return jobs.Settings(verbosity=1 + verbose - quiet, threads=threads or None, **chosen)
 
 
+@contextlib.contextmanager
+def _workers(settings: jobs.Settings, workers: int) -> Iterator[jobs.Settings]:
+    """The settings with one pool of ``workers`` processes for all the command's files (none for 1)."""
+    if workers == 1:
+        yield settings
+        return
+    with WorkerPool(workers, model=settings.model, threads=settings.threads, gpu=settings.gpu) as pool:
+        yield dataclasses.replace(settings, workers=pool)
+
+
+def _byte_range(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    start, _, end = text.partition(":")
+    if not (start.isdigit() and end.isdigit()) or int(start) >= int(end):
+        raise click.UsageError(f"--range {text}: give START:END, two byte offsets with START < END")
+    return int(start), int(end)
+
+
 def _finish(ok: bool) -> None:
     """Exit 1 if any file failed; each failure has already been reported."""
     if not ok:
@@ -89,6 +122,14 @@ def _check_model(settings: jobs.Settings) -> None:
     default=None,
     help="Mix the n-gram, match and bias models with the LLM (default), or use the LLM alone.",
 )
+@click.option(
+    "--segment-size",
+    "segment_bytes",
+    type=ByteSize(),
+    help=f"Largest segment (e.g. 256K, 4M): segments decode alone, spread over workers, and can be read at random  [default: {DEFAULT_SEGMENT_BYTES >> 20}M]",
+)
+@workers_option
+@gpu_option
 @interruptible
 def compress(
     file: tuple[str, ...],
@@ -103,6 +144,9 @@ def compress(
     lanes: int | None,
     window: int | None,
     ensemble: bool | None,
+    segment_bytes: int | None,
+    workers: int,
+    gpu: bool,
 ) -> None:
     """Compress each FILE to FILE.nacr; with no FILE, or '-', stdin to stdout.
 
@@ -118,11 +162,15 @@ def compress(
       nacrith compress -o all.nacr < notes.txt
       nacrith compress -c book.txt | ssh host 'cat > book.txt.nacr'
       nacrith compress --model other.gguf --window 1024 -T 4 book.txt
+      nacrith compress --workers 2 --segment-size 256K big.log   # 2 processes, 1 thread each here
     """
-    settings = _settings(quiet, verbose, threads, force=force, keep=keep, model=model, lanes=lanes, window=window, ensemble=ensemble)
+    settings = _settings(
+        quiet, verbose, threads, force=force, keep=keep, model=model, lanes=lanes, window=window, ensemble=ensemble, segment_bytes=segment_bytes, gpu=gpu
+    )
     plan = files.plan(file, output, to_stdout, "compress")
     check_coding_options(**settings.coding_options())  # a bad --lanes/--window or --model is the command's problem, not each file's
-    _finish(run_each(plan, lambda job: jobs.compress_file(job, settings)))
+    with _workers(settings, workers) as settings:
+        _finish(run_each(plan, lambda job: jobs.compress_file(job, settings)))
 
 
 @cli.command()
@@ -130,6 +178,9 @@ def compress(
 @output_options
 @verbosity_options
 @model_options
+@workers_option
+@gpu_option
+@click.option("--range", "byte_range", metavar="START:END", help="Only the original bytes START to END (END excluded); an indexed archive decodes only the segments that hold them.")
 @interruptible
 def decompress(
     file: tuple[str, ...],
@@ -141,6 +192,9 @@ def decompress(
     verbose: int,
     model: str | None,
     threads: int,
+    workers: int,
+    gpu: bool,
+    byte_range: str | None,
 ) -> None:
     """Decompress each FILE.nacr to FILE; with no FILE, or '-', stdin to stdout.
 
@@ -154,19 +208,25 @@ def decompress(
       nacrith d -c notes.txt.nacr | less
       nacrith decompress -o notes.txt < archive.bin
       nacrith decompress --model other.gguf book.txt.nacr
+      nacrith decompress --range 1000000:1001024 -c big.log.nacr
     """
-    settings = _settings(quiet, verbose, threads, force=force, keep=keep, model=model)
+    settings = _settings(quiet, verbose, threads, force=force, keep=keep, model=model, gpu=gpu, range=_byte_range(byte_range))
     plan = files.plan(file, output, to_stdout, "decompress")
+    if settings.range is not None and len(plan) > 1:
+        raise click.UsageError("--range reads one archive")
     _check_model(settings)
-    _finish(run_each(plan, lambda job: jobs.decompress_file(job, settings)))
+    with _workers(settings, workers) as settings:
+        _finish(run_each(plan, lambda job: jobs.decompress_file(job, settings)))
 
 
 @cli.command()
 @click.argument("file", nargs=-1, required=True, type=click.Path(dir_okay=True, allow_dash=True))
 @verbosity_options
 @model_options
+@workers_option
+@gpu_option
 @interruptible
-def test(file: tuple[str, ...], quiet: int, verbose: int, model: str | None, threads: int) -> None:
+def test(file: tuple[str, ...], quiet: int, verbose: int, model: str | None, threads: int, workers: int, gpu: bool) -> None:
     """Decode each FILE and verify its checksums, writing nothing.
 
     Exit status 0 when every archive decodes intact, 1 otherwise, with a message
@@ -178,10 +238,11 @@ def test(file: tuple[str, ...], quiet: int, verbose: int, model: str | None, thr
       nacrith test -v notes.txt.nacr             # nacrith: notes.txt.nacr: OK
       curl -s https://example.org/x.nacr | nacrith test -
     """
-    settings = _settings(quiet, verbose, threads, model=model)
+    settings = _settings(quiet, verbose, threads, model=model, gpu=gpu)
     plan = files.plan(file, None, False, "test")
     _check_model(settings)
-    _finish(run_each(plan, lambda job: jobs.decompress_file(job, settings)))
+    with _workers(settings, workers) as settings:
+        _finish(run_each(plan, lambda job: jobs.decompress_file(job, settings)))
 
 
 @cli.command(name="info")
