@@ -2,7 +2,9 @@
 
 No model is needed: archives here hold stored and zstd chunks, or neural chunks that are
 only parsed. Decoding whole archives goes through nacrith.decompress with model loading
-forbidden, so a damaged archive that asks for the model fails fast with a NacrithError.
+replaced by a sentinel exception (NeedsModel), so a test sees exactly when a damaged
+archive would have asked for the model, or by an engine for another model (OtherModel),
+as the default model is for these archives.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from nacrith.container import (
     METHOD_NEURAL,
     METHOD_STORED,
     METHOD_ZSTD,
+    NEURAL_METHODS,
     ChunkEntry,
     CodingParams,
     EndBlock,
@@ -36,7 +39,13 @@ from nacrith.container import (
     write_group,
     write_header,
 )
-from nacrith.errors import CorruptArchiveError, NacrithError, TruncatedArchiveError, UnsupportedFormatError
+from nacrith.errors import (
+    CorruptArchiveError,
+    ModelMismatchError,
+    NacrithError,
+    TruncatedArchiveError,
+    UnsupportedFormatError,
+)
 
 FINGERPRINT = bytes.fromhex("0102030405060708")
 MODEL = ModelInfo(FINGERPRINT, "0.3.36/abcdef01")
@@ -84,8 +93,8 @@ def archive_of(*groups_contents: list[bytes], params: CodingParams = SMALL, cont
     return out + write_end(EndBlock(len(content), crc32(content))), content
 
 
-class NeedsModel(NacrithError):
-    """Raised instead of loading a model: a damaged archive may turn a chunk into a neural one."""
+class NeedsModel(Exception):
+    """Raised instead of loading a model. Not a NacrithError, so no test mistakes it for a rejection."""
 
 
 @pytest.fixture
@@ -94,6 +103,25 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
         raise NeedsModel("this test decodes without a model")
 
     monkeypatch.setattr(nacrith.api, "shared_engine", refuse)
+
+
+class OtherModel:
+    """An engine for a model other than the one these archives name; nothing of it may be loaded."""
+
+    fingerprint = bytes(8)
+
+    def describe(self) -> str:
+        return "other.gguf [0000000000000000]"
+
+    @property
+    def model(self):  # type: ignore[no-untyped-def]
+        raise NeedsModel("the model itself was used")
+
+
+@pytest.fixture
+def other_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoding meets a model that is not the archive's, as it would with the default model."""
+    monkeypatch.setattr(nacrith.api, "shared_engine", lambda *args, **kwargs: OtherModel())
 
 
 # --- golden bytes ----------------------------------------------------------------------------
@@ -610,48 +638,98 @@ def _flip(data: bytes, bits: list[int]) -> bytes:
     return bytes(out)
 
 
-def test_every_single_bit_flip_is_detected_or_harmless(no_model: None) -> None:
+def test_every_single_bit_flip_is_detected_or_harmless(other_model: None) -> None:
     archive = SMALL_ARCHIVES["plain"]
     content = nacrith.decompress(archive)
     for bit in range(8 * len(archive)):
         result = _decode_or_error(_flip(archive, [bit]))
         # A flip in the model's identity or the coding parameters changes nothing here (no neural
-        # chunk); anywhere else a CRC-32 catches every single-bit error.
+        # chunk); anywhere else a CRC-32 catches every single-bit error, or a flip that makes a chunk
+        # neural meets a model that is not the archive's (ModelMismatchError), as it would for real.
         assert isinstance(result, NacrithError) or result == content, f"bit {bit} gave wrong content silently"
 
 
-def test_random_bit_flips_raise_only_nacrith_errors(no_model: None) -> None:
+def test_random_bit_flips_of_a_plain_archive_are_detected_or_harmless(other_model: None) -> None:
     rng = random.Random(20240601)
-    for name, archive in SMALL_ARCHIVES.items():
-        content = nacrith.decompress(archive) if name == "plain" else None
-        for _ in range(600):
-            bits = rng.sample(range(8 * len(archive)), rng.randint(1, 6))
-            damaged = _flip(archive, bits)
-            if name == "plain":
-                result = _decode_or_error(damaged)
-                assert isinstance(result, NacrithError) or result == content, f"flips {bits}"
-            else:
-                try:
-                    _, blocks = read_all(damaged)
-                    for block in blocks:
-                        if isinstance(block, Group):
-                            for entry, payload in zip(block.entries, block.payloads):
-                                if entry.method != METHOD_NEURAL:
-                                    fallback.unpack(entry.method, payload, entry.length)
-                except NacrithError:
-                    pass
+    archive = SMALL_ARCHIVES["plain"]
+    content = nacrith.decompress(archive)
+    for _ in range(600):
+        bits = rng.sample(range(8 * len(archive)), rng.randint(1, 6))
+        result = _decode_or_error(_flip(archive, bits))
+        assert isinstance(result, NacrithError) or result == content, f"flips {bits}"
 
 
-def test_every_single_bit_flip_of_a_neural_archive_parses_or_is_rejected() -> None:
+def _first_block(data: bytes) -> Group | EndBlock | NacrithError:
+    """What the container reader alone makes of an archive's header and first block."""
+    try:
+        reader = FrameReader(io.BytesIO(data))
+        reader.read_header()
+        return reader.read_block()
+    except NacrithError as exc:
+        return exc
+
+
+def _check_decoding_without_a_model(damaged: bytes, what: str) -> bool:
+    """Decode ``damaged`` (the neural archive, damaged) with the model forbidden, and check the outcome
+    against what the container reader makes of it; True when the decoder asked for the model.
+
+    The decoder must reject, with the reader's own error, whatever the header and chunk table
+    already show to be wrong, and so never load a model for it; otherwise it asks for the model
+    as soon as it meets the group's first neural chunk, before checking any chunk of that group.
+    It never returns bytes: neural chunks cannot be decoded without the model.
+    """
+    try:
+        result: object = nacrith.decompress(damaged)
+    except (NacrithError, NeedsModel) as exc:
+        result = exc
+    first = _first_block(damaged)
+    assert not isinstance(result, bytes), f"{what}: decoded to {result!r} without the model"
+    if isinstance(first, Group) and any(e.method in NEURAL_METHODS for e in first.entries):
+        assert isinstance(result, NeedsModel), f"{what}: {result!r} instead of asking for the model"
+        return True
+    if isinstance(first, TruncatedArchiveError):
+        assert type(result) is TruncatedArchiveError, f"{what}: {result!r}"
+    elif isinstance(first, NacrithError):
+        assert (type(result), str(result)) == (type(first), str(first)), f"{what}: {result!r} where the reader says {first!r}"
+    else:  # an end block first, or a group with no neural chunk left: its sizes and checksums are wrong
+        assert type(result) is CorruptArchiveError, f"{what}: {result!r}"
+    return False
+
+
+def test_every_single_bit_flip_of_a_neural_archive_is_rejected_or_asks_for_the_model(no_model: None) -> None:
     archive = SMALL_ARCHIVES["neural"]
-    for bit in range(8 * len(archive)):
-        try:
-            read_all(_flip(archive, [bit]))
-        except NacrithError:
-            pass
+    reader = FrameReader(io.BytesIO(archive))
+    reader.read_header()
+    header_end = reader.offset
+    g = reader.read_block()
+    assert isinstance(g, Group)
+    payloads_start = reader.offset - sum(len(p) for p in g.payloads)
+
+    asked = {bit for bit in range(8 * len(archive)) if _check_decoding_without_a_model(_flip(archive, [bit]), f"bit {bit}")}
+    # Damage to a payload or to the end block can only be found by decoding: the model is asked for first.
+    assert set(range(8 * payloads_start, 8 * len(archive))) <= asked
+    # Neither a bad magic number nor a flip in the version byte ever asks for it.
+    assert not asked & set(range(8 * 5))
+    # Nor does a damaged block type: 1 becomes an end block or an unknown type.
+    assert not asked & set(range(8 * header_end, 8 * header_end + 8))
 
 
-# --- known defects (FORMAT.md states the rule; the code does not follow it yet) ---------------------------
+def test_random_bit_flips_of_a_neural_archive_are_rejected_or_ask_for_the_model(no_model: None) -> None:
+    rng = random.Random(20240602)
+    archive = SMALL_ARCHIVES["neural"]
+    outcomes = set()
+    for _ in range(600):
+        bits = rng.sample(range(8 * len(archive)), rng.randint(2, 6))
+        outcomes.add(_check_decoding_without_a_model(_flip(archive, bits), f"flips {bits}"))
+    assert outcomes == {True, False}
+
+
+def test_a_neural_archive_names_its_model_before_decoding_with_another(other_model: None) -> None:
+    with pytest.raises(ModelMismatchError, match=r"made with model tiny\.gguf \[0102030405060708\], but the model in use is other\.gguf"):
+        nacrith.decompress(SMALL_ARCHIVES["neural"])
+
+
+# --- hostile sizes and names: FORMAT.md's bounds, held without allocating what the file does not hold -----
 
 
 def test_a_hostile_length_does_not_allocate_what_the_file_does_not_hold(tmp_path: Path) -> None:
