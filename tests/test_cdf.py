@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import decimal
+
 import numpy as np
 import pytest
 
@@ -50,14 +52,46 @@ def test_rule_matches_its_written_definition() -> None:
 
 
 def test_table_is_exact_and_machine_independent() -> None:
-    from decimal import Decimal, getcontext
-
-    getcontext().prec = 50
     table = exp_table()
-    for k in (1, 100, 1000, len(table) - 1):
-        exact = Decimal(2) ** 32 * (Decimal(-k) / 256).exp()
-        assert int(exact.to_integral_value()) == table[k]
-    assert int((Decimal(2) ** 32 * (Decimal(-len(table)) / 256).exp()).to_integral_value()) == 0
+    with decimal.localcontext(prec=50):  # the reference's own precision, not the process's
+        for k in (1, 100, 1000, len(table) - 1):
+            exact = decimal.Decimal(2) ** 32 * (decimal.Decimal(-k) / 256).exp()
+            assert int(exact.to_integral_value()) == table[k]
+        assert int((decimal.Decimal(2) ** 32 * (decimal.Decimal(-len(table)) / 256).exp()).to_integral_value()) == 0
+
+
+def _decimal_state() -> tuple:
+    c = decimal.getcontext()
+    return (c, c.prec, c.rounding, c.Emin, c.Emax, c.capitals, c.clamp, dict(c.traps), dict(c.flags))
+
+
+def test_building_the_table_leaves_the_process_decimal_context_alone() -> None:
+    with decimal.localcontext():  # whatever happens, the next test gets the context it had
+        decimal.getcontext().clear_flags()
+        before = _decimal_state()
+        exp_table.__wrapped__()  # the real computation, not lru_cache's stored result
+        quantize(np.zeros((2, 5), dtype=np.float32), P)
+        assert _decimal_state() == before
+
+
+@pytest.mark.parametrize("setting", ["prec", "rounding"])
+def test_table_does_not_depend_on_the_callers_decimal_precision_or_rounding(setting: str) -> None:
+    caller = {"prec": dict(prec=3), "rounding": dict(rounding=decimal.ROUND_FLOOR)}[setting]
+    with decimal.localcontext(**caller):
+        table = exp_table.__wrapped__()
+    assert np.array_equal(table, exp_table())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=decimal.Inexact,
+    reason="exp_table() builds its own context from the caller's (localcontext() copies the traps), so a "
+    "program that traps decimal.Inexact cannot compress or decompress: the first quantize raises it",
+)
+def test_table_does_not_depend_on_the_callers_decimal_traps() -> None:
+    with decimal.localcontext(traps=[decimal.Inexact]):
+        table = exp_table.__wrapped__()
+    assert np.array_equal(table, exp_table())
 
 
 def test_batch_equals_rows_one_by_one() -> None:

@@ -2,7 +2,8 @@
 
 Most tests run the click app in-process with CliRunner (the model loads once per process);
 a few run ``python -m nacrith`` for real, where only a real process shows the behaviour
-(a terminal on stdout, Ctrl-C). Text inputs stay around a hundred bytes and use
+(a terminal on stdin or stdout, a reader that closes the pipe, Ctrl-C and other signals).
+Text inputs stay around a hundred bytes and use
 ``--window 64 -T 1`` so the model's part takes well under a second each: one thread,
 because llama.cpp's spinning thread pool slows down badly when the two cores are shared.
 Binary inputs go to the zstd fallback and cost nothing.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -224,6 +226,54 @@ def test_refuses_compressed_data_to_a_terminal(monkeypatch: pytest.MonkeyPatch) 
     assert forced.exit_code == 0 and nacrith.decompress(forced.stdout_bytes) == BINARY
 
 
+@pytest.mark.parametrize("command", ["compress", "decompress"])
+@pytest.mark.parametrize("force", [[], ["-f"]])
+def test_a_directory_as_output_is_refused_and_left_alone(tmp_path: Path, command: str, force: list[str]) -> None:
+    source = tmp_path / ("data.bin" if command == "compress" else "data.bin.nacr")
+    source.write_bytes(BINARY if command == "compress" else nacrith.compress(BINARY))
+    before = source.read_bytes()
+    folder = tmp_path / "somedir"
+    folder.mkdir()
+    (folder / "inside").write_bytes(b"kept")
+    result = run(command, *force, "--rm", "-o", str(folder), str(source))
+    assert result.exit_code == 1
+    assert result.stderr == f"nacrith: {source}: cannot write {folder}: it is a directory\n"
+    assert source.read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["inside"] and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", ["compress", "decompress"])
+@pytest.mark.parametrize("alias", ["itself", "hard link", "symbolic link"])
+def test_the_input_itself_as_output_is_refused_even_with_force(tmp_path: Path, command: str, alias: str) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(BINARY if command == "compress" else nacrith.compress(BINARY))
+    before = source.read_bytes()
+    target = {"itself": source, "hard link": tmp_path / "hard", "symbolic link": tmp_path / "soft"}[alias]
+    if alias == "hard link":
+        os.link(source, target)
+    elif alias == "symbolic link":
+        target.symlink_to(source.name)
+    for force in ([], ["-f"]):
+        result = run(command, *force, "--rm", "-o", str(target), str(source))
+        assert result.exit_code == 1
+        assert result.stderr == f"nacrith: {source}: the output {target} is the input itself\n"
+        assert source.read_bytes() == before
+    assert leftovers(tmp_path) == []
+
+
+def test_refuses_compressed_data_from_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "is_terminal", lambda stream: stream == "stdin")
+    for args in (["decompress"], ["decompress", "-"], ["d", "-c"], ["test", "-"], ["info", "-"]):
+        result = run(*args, input=nacrith.compress(BINARY))
+        assert result.exit_code == 1, args
+        assert result.stdout_bytes == b""
+        assert result.stderr == "nacrith: <stdin>: refusing to read compressed data from a terminal; redirect stdin, or use -f to force\n"
+    archive = run("compress", input=BINARY)  # plain data typed at a terminal is fine to compress
+    assert archive.exit_code == 0 and nacrith.decompress(archive.stdout_bytes) == BINARY
+    forced = run("decompress", "-f", input=archive.stdout_bytes)
+    assert forced.exit_code == 0 and forced.stdout_bytes == BINARY
+
+
 def test_progress_bar_only_on_a_terminal_and_not_with_quiet(binary_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run("compress", "-c", str(binary_file)).stderr == ""
     monkeypatch.setattr(files, "is_terminal", lambda stream: stream == "stderr")
@@ -277,6 +327,37 @@ def test_missing_model_is_one_clear_error(binary_file: Path, tmp_path: Path) -> 
     result = run("compress", "--model", str(tmp_path / "nope.gguf"), str(binary_file))
     assert result.exit_code == 1
     assert result.stderr == f"nacrith: model file not found: {tmp_path / 'nope.gguf'} (known presets: gemma3-270m)\n"
+
+
+@pytest.mark.parametrize("change", ["grows", "shrinks"])
+def test_a_file_that_changes_size_while_compressed_leaves_no_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(BINARY * (1 if change == "grows" else 40))
+    size = source.stat().st_size
+
+    class Changing(nacrith.NacrithCompressor):
+        """Changes the input under the command after its first block, as a log being written to would."""
+
+        def compress(self, data: bytes) -> bytes:
+            if source.stat().st_size == size:
+                with open(source, "r+b") as f:
+                    if change == "grows":
+                        f.seek(0, os.SEEK_END)
+                        f.write(b"x" * 100)
+                    else:
+                        f.truncate(2048)
+            return super().compress(data)
+
+    monkeypatch.setattr(jobs, "NacrithCompressor", Changing)
+    monkeypatch.setattr(jobs, "READ_BLOCK", 256)
+    result = run("compress", "--rm", str(source))
+    assert result.exit_code == 1
+    now = "1,124" if change == "grows" else "[0-9,]+"
+    assert re.fullmatch(
+        rf"nacrith: {re.escape(str(source))}: the file changed size while being compressed \({size:,} -> {now} bytes\); compress it again\n",
+        result.stderr,
+    ), result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin"]  # no archive, and --rm did not run
 
 
 def test_ctrl_c_removes_the_partial_output_and_exits_130(binary_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -440,6 +521,50 @@ def test_process_refuses_to_write_compressed_data_to_a_real_terminal() -> None:
         os.close(leader)
     assert result.returncode == 1
     assert b"refusing to write compressed data to a terminal" in result.stderr
+
+
+def test_process_refuses_to_read_compressed_data_from_a_real_terminal() -> None:
+    pty = pytest.importorskip("pty")
+    leader, follower = pty.openpty()
+    try:
+        for args in (["decompress"], ["test", "-"]):
+            result = nacrith_process(*args, stdin=follower)
+            assert result.returncode == 1, result.stderr
+            assert result.stdout == b""
+            assert result.stderr == b"nacrith: <stdin>: refusing to read compressed data from a terminal; redirect stdin, or use -f to force\n"
+    finally:
+        os.close(follower)
+        os.close(leader)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["decompress", "-c", "big.nacr"], ["compress", "-c", "big.bin"], ["decompress", "-c", "big.nacr", "big.nacr"]],
+    ids=["decompress", "compress", "two files"],
+)
+def test_process_whose_reader_goes_away_exits_quietly(tmp_path: Path, args: list[str]) -> None:
+    """`nacrith decompress -c big.nacr | head -c 10`: the reader leaves early. As with gzip and zstd, no
+    message and no traceback, whatever file the command was on, and a failing status."""
+    data = os.urandom(1 << 20)  # far more than a pipe holds: the writer must meet the closed end
+    (tmp_path / "big.bin").write_bytes(data)
+    (tmp_path / "big.nacr").write_bytes(nacrith.compress(data))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with open(tmp_path / "stderr", "wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nacrith", *args], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr
+        )
+        try:
+            assert process.stdout is not None
+            head = process.stdout.read(10)
+            process.stdout.close()
+            status = process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert len(head) == 10
+    assert (tmp_path / "stderr").read_bytes() == b""
+    assert status == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin", "big.nacr", "stderr"]
 
 
 def _open_outputs(pid: int, folder: Path) -> list[str]:

@@ -143,19 +143,45 @@ def test_groups_follow_one_another(alice: bytes) -> None:
     assert nacrith.decompress(archive) == data
 
 
-def test_decoding_ignores_the_callers_lane_and_thread_settings(alice: bytes) -> None:
+def test_the_archive_fixes_the_lanes_and_any_thread_count_decodes_it(alice: bytes) -> None:
     data = alice[3000:4200]
     archive = nacrith.compress(data, lanes=3, window=48, chunk_bytes=400, threads=2)
-    # The archive fixes the batches; threads are free to differ (measured: logits identical).
+    reader = FrameReader(io.BytesIO(archive))
+    assert reader.read_header().params.lanes == 3
+    assert max(len(b.entries) for b in reader.blocks() if isinstance(b, Group)) == 3  # decoded in batches of 3 lanes
+    # The decoder has no lane or window setting to get wrong: the archive holds them.
+    for name in ("lanes", "window", "chunk_bytes"):
+        with pytest.raises(TypeError):
+            nacrith.decompress(archive, **{name: 1})
+    # Threads are free to differ (measured: logits identical).
     assert nacrith.decompress(archive, threads=1) == data
     assert nacrith.decompress(archive, threads=2) == data
 
 
-def test_repeated_calls_reuse_the_engine_and_stay_exact(english: bytes) -> None:
+def test_repeated_calls_load_the_model_once_and_stay_exact(monkeypatch: pytest.MonkeyPatch, english: bytes) -> None:
+    from nacrith import engine
+    from nacrith.models import llm
+
+    loads, evaluators = [], []
+
+    class CountedModel(llm.LanguageModel):
+        def __init__(self, path):  # type: ignore[no-untyped-def]
+            loads.append(path)
+            super().__init__(path)
+
+        def evaluator(self, lanes, window, threads=None, max_batch=None):  # type: ignore[no-untyped-def]
+            evaluators.append((lanes, window))
+            return super().evaluator(lanes, window, threads, max_batch)
+
+    monkeypatch.setattr(engine, "_engines", {})  # as in a fresh process
+    monkeypatch.setattr(llm, "LanguageModel", CountedModel)
     one = nacrith.compress(english, **FAST)
     two = nacrith.compress(english, **FAST)
     assert one == two  # deterministic: same input, same settings, same bytes
     assert nacrith.decompress(one) == nacrith.decompress(two) == english
+    assert len(loads) == 1  # one load for two compressions and two decompressions
+    assert evaluators == [(1, 64)]  # and one set of contexts: every call had the same shape
+    assert len(engine._engines) == 1
 
 
 def test_incremental_objects_match_one_shot(english: bytes) -> None:
