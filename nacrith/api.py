@@ -171,17 +171,20 @@ class NacrithDecompressor:
 
     @property
     def eof(self) -> bool:
-        """One frame: its end block was read. Across frames: the input so far ends right after an end block."""
+        """One frame: its end was read and all its bytes returned. Across frames: the input so far ends right
+        after a frame, and all its bytes were returned."""
+        if self._output:
+            return False
         if self._across:
             return self._frames_done > 0 and self._frame is None and not self._input
         return self._ended
 
     @property
     def needs_input(self) -> bool:
-        return self._needs_input and not self._ended
+        return self._needs_input and not self._ended and not self._output
 
     def decompress(self, data: bytes, max_length: int = -1) -> bytes:
-        if self._ended:
+        if self._ended and not self._output:
             raise EOFError("already at end of stream")
         self._input += data
         while (max_length < 0 or len(self._output) < max_length) and self._parse_next():

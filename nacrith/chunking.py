@@ -101,7 +101,8 @@ def chunk_count(size: int, lanes: int, chunk_bytes: int, min_chunk_bytes: int) -
 
 def safe_cut(data: bytes, ideal: int, lowest: int, search: int = _CUT_SEARCH) -> int:
     """A cut at or before ``ideal`` (but after ``lowest``, at most ``search`` bytes back) just after
-    a line end, else a space, else at an ASCII byte; ``ideal`` itself if none is there."""
+    a line end, else a space, else at an ASCII byte, else at the first byte of a character;
+    ``ideal`` itself if none is there (a run of continuation bytes, which is no UTF-8 anyway)."""
     if ideal >= len(data):
         return len(data)
     floor = max(lowest + 1, ideal - search)
@@ -111,6 +112,9 @@ def safe_cut(data: bytes, ideal: int, lowest: int, search: int = _CUT_SEARCH) ->
             return at + 1
     for at in range(ideal, floor - 1, -1):
         if data[at] < 0x80:  # never inside a UTF-8 sequence
+            return at
+    for at in range(ideal, floor - 1, -1):
+        if data[at] & 0xC0 != 0x80:  # the first byte of a character (or a byte that is no UTF-8): not inside one
             return at
     return ideal
 

@@ -31,14 +31,7 @@ class NacrithFile(io.BufferedIOBase):
         if mode not in ("r", "rb", "w", "wb", "x", "xb"):
             raise ValueError(f"invalid mode: {mode!r}")
         self._mode = mode.rstrip("b")
-        if isinstance(filename, (str, bytes, os.PathLike)):
-            self._fp: BinaryIO = builtins.open(filename, self._mode + "b")
-            self._owns = True
-        elif hasattr(filename, "read" if self._mode == "r" else "write"):
-            self._fp = filename
-            self._owns = False
-        else:
-            raise TypeError("filename must be a path or a file object")
+        # Options first: a bad one must not leave a new file behind, nor empty an existing one.
         if self._mode == "r":
             unknown = set(options) - set(_READ_OPTIONS)
             if unknown:
@@ -50,6 +43,14 @@ class NacrithFile(io.BufferedIOBase):
             """The random-access view of the archive (None: there is none; False: not looked for yet)."""
         else:
             self._compressor = NacrithCompressor(**options)
+        if isinstance(filename, (str, bytes, os.PathLike)):
+            self._fp: BinaryIO = builtins.open(filename, self._mode + "b")
+            self._owns = True
+        elif hasattr(filename, "read" if self._mode == "r" else "write"):
+            self._fp = filename
+            self._owns = False
+        else:
+            raise TypeError("filename must be a path or a file object")
 
     def readable(self) -> bool:
         self._check_open()
@@ -64,9 +65,10 @@ class NacrithFile(io.BufferedIOBase):
         self._at_end = False
 
     def seekable(self) -> bool:
-        """True for an indexed archive in a seekable file: :meth:`seek` then decodes only what is read."""
+        """Whether :meth:`seek` works: in a seekable file, as in gzip's files. In an indexed archive a seek
+        costs only the segments read after it; in others it decodes what lies before."""
         self._check("r")
-        return self._random_access() is not None
+        return bool(self._fp.seekable())
 
     def tell(self) -> int:
         self._check("r")
@@ -80,6 +82,8 @@ class NacrithFile(io.BufferedIOBase):
         beginning, as gzip's files do; the end is known only by decoding to it.
         """
         self._check("r")
+        if not self._fp.seekable():
+            raise io.UnsupportedOperation("the archive is not in a seekable file")
         indexed = self._random_access()
         if whence == io.SEEK_CUR:
             offset += self._pos

@@ -82,12 +82,6 @@ def test_table_does_not_depend_on_the_callers_decimal_precision_or_rounding(sett
     assert np.array_equal(table, exp_table())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=decimal.Inexact,
-    reason="exp_table() builds its own context from the caller's (localcontext() copies the traps), so a "
-    "program that traps decimal.Inexact cannot compress or decompress: the first quantize raises it",
-)
 def test_table_does_not_depend_on_the_callers_decimal_traps() -> None:
     with decimal.localcontext(traps=[decimal.Inexact]):
         table = exp_table.__wrapped__()

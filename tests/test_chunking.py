@@ -185,12 +185,6 @@ def test_a_cut_is_never_inside_a_utf8_sequence_when_an_ascii_byte_is_near() -> N
             text[cut:].decode("utf-8")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="safe_cut falls back to the ideal offset when no ASCII byte is within the search, even inside a "
-    "character: CJK text with no ASCII for search bytes (4096, or chunk_bytes / 8 in cut_points) is cut "
-    "mid-character, so each span boundary costs stored chunks and a model restart",
-)
 def test_a_cut_is_never_inside_a_utf8_sequence() -> None:
     data = ("\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8" * 300).encode()  # three bytes each, no ASCII
     for ideal in (1000, 1001, 512):

@@ -22,7 +22,7 @@ bits per token. Encoder and decoder must agree on ``P``, which the archive store
 
 from __future__ import annotations
 
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from functools import lru_cache
 
 import numpy as np
@@ -40,8 +40,8 @@ WEIGHT_BITS = 32
 def exp_table() -> np.ndarray:
     """round(2**32 * exp(-k/256)) for k = 0, 1, ... while it is nonzero, in exact decimal arithmetic."""
     values = []
-    with localcontext() as ctx:  # never the process-wide decimal context
-        ctx.prec = 40
+    # A context of its own, not a copy of the caller's: their traps (Inexact, say) must not fire here.
+    with localcontext(Context(prec=40, rounding=ROUND_HALF_EVEN, traps=[])):
         scale = Decimal(2) ** WEIGHT_BITS
         step = (Decimal(-1) / Decimal(2**LOGIT_FRACTION_BITS)).exp()
         value = scale
