@@ -24,7 +24,7 @@ from .frames import FrameDecoder, FrameEncoder, Progress
 from .frames.parallel import ParallelFrameDecoder
 from .neural.params import EnsembleParams
 from .options import Options, ensemble_params
-from .workers.local import WorkerPool
+from .workers.local import SegmentPool, WorkerPool
 
 __all__ = ["compress", "decompress", "NacrithCompressor", "NacrithDecompressor", "ModelFile", "resolve_model"]
 
@@ -61,7 +61,7 @@ class NacrithCompressor:
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         ensemble: bool | EnsembleParams = True,
         threads: int | None = None,
-        workers: int | WorkerPool = 1,
+        workers: int | SegmentPool = 1,
         gpu: bool = False,
         content_size: int | None = None,
         progress: Progress | None = None,
@@ -99,13 +99,13 @@ class NacrithCompressor:
 
 
 def _pool(
-    workers: int | WorkerPool, model: str | os.PathLike[str] | None, threads: int | None, gpu: bool
-) -> tuple[WorkerPool | None, bool]:
+    workers: int | SegmentPool, model: str | os.PathLike[str] | None, threads: int | None, gpu: bool
+) -> tuple[SegmentPool | None, bool]:
     """The pool to use (None: this process alone), and whether the caller owns it (made it here)."""
-    if isinstance(workers, WorkerPool):
+    if not isinstance(workers, int):  # a pool of the caller's: processes here, or a Ray cluster
         return workers, False
-    if not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a WorkerPool or an int >= 1, got {workers!r}")
+    if workers < 1:
+        raise ValueError(f"workers must be a pool or an int >= 1, got {workers!r}")
     return (WorkerPool(workers, model=model, threads=threads, gpu=gpu), True) if workers > 1 else (None, False)
 
 
@@ -145,7 +145,7 @@ class NacrithDecompressor:
         threads: int | None = None,
         progress: Progress | None = None,
         read_across_frames: bool = False,
-        workers: int | WorkerPool = 1,
+        workers: int | SegmentPool = 1,
         gpu: bool = False,
     ) -> None:
         """``workers``: processes that decode the segments of an indexed archive side by side (or a
@@ -258,7 +258,7 @@ def compress(
     segment_bytes: int = DEFAULT_SEGMENT_BYTES,
     ensemble: bool | EnsembleParams = True,
     threads: int | None = None,
-    workers: int | WorkerPool = 1,
+    workers: int | SegmentPool = 1,
     gpu: bool = False,
     progress: Progress | None = None,
 ) -> bytes:
@@ -285,7 +285,7 @@ def decompress(
     *,
     model: str | os.PathLike[str] | None = None,
     threads: int | None = None,
-    workers: int | WorkerPool = 1,
+    workers: int | SegmentPool = 1,
     gpu: bool = False,
     progress: Progress | None = None,
 ) -> bytes:

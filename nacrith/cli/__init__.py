@@ -28,6 +28,7 @@ from .options import (
     lanes_option,
     model_options,
     output_options,
+    ray_option,
     verbosity_options,
     window_option,
     workers_option,
@@ -77,12 +78,22 @@ def _settings(quiet: int, verbose: int, threads: int, **chosen: Any) -> jobs.Set
 
 
 @contextlib.contextmanager
-def _workers(settings: jobs.Settings, workers: int) -> Iterator[jobs.Settings]:
-    """The settings with one pool of ``workers`` processes for all the command's files (none for 1)."""
-    if workers == 1:
+def _workers(settings: jobs.Settings, workers: int, ray: str | None = None) -> Iterator[jobs.Settings]:
+    """The settings with one pool for all the command's files: ``workers`` processes (none for 1), or Ray
+    actors (``workers`` of them, or one per CPU of the cluster when 1)."""
+    if ray is not None:
+        from ..workers.cluster import RayPool
+
+        try:
+            pool = RayPool(ray, workers if workers > 1 else None, model=settings.model, threads=settings.threads, gpu=settings.gpu)
+        except NacrithError as exc:
+            raise Fatal(describe(exc)) from None
+    elif workers > 1:
+        pool = WorkerPool(workers, model=settings.model, threads=settings.threads, gpu=settings.gpu)
+    else:
         yield settings
         return
-    with WorkerPool(workers, model=settings.model, threads=settings.threads, gpu=settings.gpu) as pool:
+    with pool:
         yield dataclasses.replace(settings, workers=pool)
 
 
@@ -129,6 +140,7 @@ def _check_model(settings: jobs.Settings) -> None:
     help=f"Largest segment (e.g. 256K, 4M): segments decode alone, spread over workers, and can be read at random  [default: {DEFAULT_SEGMENT_BYTES >> 20}M]",
 )
 @workers_option
+@ray_option
 @gpu_option
 @interruptible
 def compress(
@@ -146,6 +158,7 @@ def compress(
     ensemble: bool | None,
     segment_bytes: int | None,
     workers: int,
+    ray: str | None,
     gpu: bool,
 ) -> None:
     """Compress each FILE to FILE.nacr; with no FILE, or '-', stdin to stdout.
@@ -169,7 +182,7 @@ def compress(
     )
     plan = files.plan(file, output, to_stdout, "compress")
     check_coding_options(**settings.coding_options())  # a bad --lanes/--window or --model is the command's problem, not each file's
-    with _workers(settings, workers) as settings:
+    with _workers(settings, workers, ray) as settings:
         _finish(run_each(plan, lambda job: jobs.compress_file(job, settings)))
 
 
@@ -179,6 +192,7 @@ def compress(
 @verbosity_options
 @model_options
 @workers_option
+@ray_option
 @gpu_option
 @click.option("--range", "byte_range", metavar="START:END", help="Only the original bytes START to END (END excluded); an indexed archive decodes only the segments that hold them.")
 @interruptible
@@ -193,6 +207,7 @@ def decompress(
     model: str | None,
     threads: int,
     workers: int,
+    ray: str | None,
     gpu: bool,
     byte_range: str | None,
 ) -> None:
@@ -215,7 +230,7 @@ def decompress(
     if settings.range is not None and len(plan) > 1:
         raise click.UsageError("--range reads one archive")
     _check_model(settings)
-    with _workers(settings, workers) as settings:
+    with _workers(settings, workers, ray) as settings:
         _finish(run_each(plan, lambda job: jobs.decompress_file(job, settings)))
 
 
@@ -224,9 +239,10 @@ def decompress(
 @verbosity_options
 @model_options
 @workers_option
+@ray_option
 @gpu_option
 @interruptible
-def test(file: tuple[str, ...], quiet: int, verbose: int, model: str | None, threads: int, workers: int, gpu: bool) -> None:
+def test(file: tuple[str, ...], quiet: int, verbose: int, model: str | None, threads: int, workers: int, ray: str | None, gpu: bool) -> None:
     """Decode each FILE and verify its checksums, writing nothing.
 
     Exit status 0 when every archive decodes intact, 1 otherwise, with a message
@@ -241,7 +257,7 @@ def test(file: tuple[str, ...], quiet: int, verbose: int, model: str | None, thr
     settings = _settings(quiet, verbose, threads, model=model, gpu=gpu)
     plan = files.plan(file, None, False, "test")
     _check_model(settings)
-    with _workers(settings, workers) as settings:
+    with _workers(settings, workers, ray) as settings:
         _finish(run_each(plan, lambda job: jobs.decompress_file(job, settings)))
 
 

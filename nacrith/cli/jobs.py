@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
 from .. import NacrithCompressor, NacrithDecompressor, NacrithFile
-from ..workers.local import WorkerPool
+from ..workers.local import SegmentPool
 from ..errors import NacrithError
 from . import files
 from .files import STDIO, Job, Refused
@@ -44,7 +44,7 @@ class Settings:
     window: int | None = None
     segment_bytes: int | None = None
     ensemble: bool | None = None
-    workers: int | WorkerPool = 1
+    workers: int | SegmentPool = 1
     """A pool the command starts once for all its files (or 1: this process alone)."""
     gpu: bool = False
     range: tuple[int, int] | None = None

@@ -21,6 +21,7 @@ __all__ = [
     "window_option",
     "ByteSize",
     "workers_option",
+    "ray_option",
     "gpu_option",
     "check_coding_options",
 ]
@@ -94,6 +95,13 @@ workers_option = click.option(
     show_default=True,
     help="Processes that code segments side by side, each with its own model; -T threads are split among them. "
     "The archive is the same for any number.",
+)
+
+ray_option = click.option(
+    "--ray",
+    metavar="ADDRESS",
+    help="Code segments on a Ray cluster (pip install \"nacrith[ray]\"): its address, 'auto' for the cluster this "
+    "machine is in, 'local' to start one here. --workers sets the actors (default: one per CPU of the cluster).",
 )
 
 gpu_option = click.option(

@@ -27,7 +27,7 @@ from ..engine import Engine
 from ..options import Options
 from ..segments.coders import InlineCoder, SegmentCoder
 from ..segments.encoder import CodedSegment
-from ..workers.local import WorkerPool
+from ..workers.local import SegmentPool
 from ..segments.progress import Progress
 
 __all__ = ["FrameEncoder"]
@@ -42,7 +42,7 @@ class FrameEncoder:
         options: Options | None = None,
         content_size: int | None = None,
         progress: Progress | None = None,
-        pool: WorkerPool | None = None,
+        pool: SegmentPool | None = None,
     ) -> None:
         """``pool``: workers that code the segments (default: this process, in order)."""
         self.engine = engine

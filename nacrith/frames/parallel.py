@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..container import EndBlock, FrameHeader, Index
 from ..errors import CorruptArchiveError
 from ..segments.progress import Progress
-from ..workers.local import WorkerPool
+from ..workers.local import SegmentPool
 
 __all__ = ["ParallelFrameDecoder"]
 
@@ -19,7 +19,7 @@ __all__ = ["ParallelFrameDecoder"]
 class ParallelFrameDecoder:
     """Decodes an indexed frame's segments on ``pool``; :meth:`decode` returns the bytes ready so far, in order."""
 
-    def __init__(self, header: FrameHeader, pool: WorkerPool, progress: Progress | None = None) -> None:
+    def __init__(self, header: FrameHeader, pool: SegmentPool, progress: Progress | None = None) -> None:
         self.header = header
         self._decoder = pool.decoder(header)
         self._progress = progress

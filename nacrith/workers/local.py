@@ -13,6 +13,7 @@ import multiprocessing
 import os
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Callable, Protocol
 
 from ..container import CodingParams, FrameHeader
 from ..engine import Engine, shared_engine
@@ -21,10 +22,25 @@ from ..options import Options
 from ..segments.decoder import decode_segment
 from ..segments.encoder import CodedSegment, encode_segment
 
-__all__ = ["WorkerPool", "threads_per_worker"]
+__all__ = ["SegmentPool", "WorkerPool", "threads_per_worker"]
 
 IN_FLIGHT_PER_WORKER = 2
 """Segments queued per worker: one being coded, one waiting, so no worker idles between segments."""
+
+class SegmentPool(Protocol):
+    """Workers that run the functions of this module on segments: processes here, or Ray actors (:mod:`.cluster`)."""
+
+    workers: int
+
+    def _submit(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run ``function(*args)`` on a worker; a future with ``result()`` and ``done()``."""
+
+    def encoder(self, options: Options, params: CodingParams, progress: Progress | None = None) -> "PoolCoder": ...
+
+    def decoder(self, header: FrameHeader) -> "PoolDecoder": ...
+
+    def close(self) -> None: ...
+
 
 _engine: Engine | None = None
 """The worker process's engine, loaded by :func:`_start`."""
@@ -75,10 +91,10 @@ class WorkerPool:
         self._next += 1
         return executor.submit(function, *args)  # type: ignore[arg-type]
 
-    def encoder(self, options: Options, params: CodingParams, progress: Progress | None = None) -> "PoolCoder":
+    def encoder(self: SegmentPool, options: Options, params: CodingParams, progress: Progress | None = None) -> "PoolCoder":
         return PoolCoder(self, options, params, progress)
 
-    def decoder(self, header: FrameHeader) -> "PoolDecoder":
+    def decoder(self: SegmentPool, header: FrameHeader) -> "PoolDecoder":
         return PoolDecoder(self, header)
 
     def close(self) -> None:
@@ -95,7 +111,7 @@ class WorkerPool:
 class PoolCoder:
     """A :class:`~nacrith.segments.coders.SegmentCoder` over a :class:`WorkerPool`: results in submission order."""
 
-    def __init__(self, pool: WorkerPool, options: Options, params: CodingParams, progress: Progress | None) -> None:
+    def __init__(self, pool: SegmentPool, options: Options, params: CodingParams, progress: Progress | None) -> None:
         self._pool, self._options, self._params, self._progress = pool, options, params, progress
         self._pending: deque[Future] = deque()
         self._done: list[CodedSegment] = []
@@ -121,7 +137,7 @@ class PoolCoder:
 class PoolDecoder:
     """Decodes one frame's segments on a :class:`WorkerPool`, handing their bytes back in order."""
 
-    def __init__(self, pool: WorkerPool, header: FrameHeader) -> None:
+    def __init__(self, pool: SegmentPool, header: FrameHeader) -> None:
         self._pool, self._header = pool, header
         self._pending: deque[Future] = deque()
         self._done: list[bytes] = []
