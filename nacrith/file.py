@@ -66,9 +66,9 @@ class NacrithFile(io.BufferedIOBase):
 
     def seekable(self) -> bool:
         """Whether :meth:`seek` works: in a seekable file, as in gzip's files. In an indexed archive a seek
-        costs only the segments read after it; in others it decodes what lies before."""
-        self._check("r")
-        return bool(self._fp.seekable())
+        costs only the segments read after it; in others it decodes what lies before. Never when writing."""
+        self._check_open()
+        return self._mode == "r" and bool(self._fp.seekable())
 
     def tell(self) -> int:
         self._check("r")

@@ -16,6 +16,7 @@ from ..container import LAYOUT_SEGMENT, NEURAL_METHODS, Block, EndBlock, FrameHe
 from ..engine import Engine
 from ..errors import CorruptArchiveError
 from ..neural.ensemble import Ensemble
+from ..neural.lanes import LaneFailed
 from ..segments.decoder import SegmentDecoder, decode_text_group
 from ..segments.diagnose import check_model, chunk_failed
 from .legacy import V1FrameDecoder
@@ -75,7 +76,10 @@ class FrameDecoder:
             engine = self._engine_for_neural()
             p = self.header.params
             ensemble = Ensemble(p.ensemble, engine.model.vocab_size, p.precision_bits) if p.ensemble else None
-            [data] = decode_text_group(Group([entry], [block.payload]), engine, p, ensemble, self._progress)
+            try:
+                [data] = decode_text_group(Group([entry], [block.payload]), engine, p, ensemble, self._progress)
+            except LaneFailed as exc:
+                chunk_failed(self.header.model, engine, "the chunk", entry, exc.reason)
         else:
             data = fallback.unpack(entry.method, block.payload, entry.length)
             if self._progress:

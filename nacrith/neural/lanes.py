@@ -22,7 +22,7 @@ from ..errors import CorruptArchiveError, NacrithError
 from .ensemble import Ensemble
 from .schedule import Predictor, Step, counted, lockstep_steps
 
-__all__ = ["LaneProgress", "LaneLengths", "encode_group", "decode_group", "step_frequencies"]
+__all__ = ["LaneProgress", "LaneLengths", "LaneFailed", "encode_group", "decode_group", "step_frequencies"]
 
 LaneProgress = Callable[[list[int], list[int], float], None]
 """Called after each step with (its lanes, the tokens coded in them, their ideal cost in bits)."""
@@ -34,6 +34,15 @@ def step_frequencies(step: Step, logits: np.ndarray, precision_bits: int, ensemb
         return ensemble.frequencies(step.lanes, logits) if ensemble else quantize(logits, precision_bits)
     except ValueError as exc:  # NaN or infinite logits: a broken model or build, not a caller's mistake
         raise NacrithError(f"the model returned unusable logits: {exc}") from None
+
+
+class LaneFailed(CorruptArchiveError):
+    """A lane's payload does not hold what its chunk says: damage, or another build's logits (the caller tells)."""
+
+    def __init__(self, lane: int, reason: str) -> None:
+        super().__init__(f"lane {lane}: {reason}")
+        self.lane = lane
+        self.reason = reason
 
 
 class LaneLengths:
@@ -56,9 +65,7 @@ class LaneLengths:
         size = int(self._pieces[token]) + (int(self._newlines[token]) if self._crlf[lane] else 0)
         self.done[lane] += size
         if size == 0 or self.done[lane] > self.lengths[lane]:
-            raise CorruptArchiveError(
-                f"lane {lane} decodes a token of {size} bytes past its {self.lengths[lane]} bytes: the payload is damaged"
-            )
+            raise LaneFailed(lane, f"decodes a token of {size} bytes that does not fit its {self.lengths[lane]} bytes")
 
 
 def encode_group(
@@ -133,7 +140,7 @@ def decode_group(
             low = int(cumulative[row, symbol - 1]) if symbol else 0
             decoder.consume(low, high - low, total)
             if decoder.overrun:
-                raise CorruptArchiveError(f"lane {lane}'s payload of {len(payloads[lane])} bytes ends before its tokens: it is damaged")
+                raise LaneFailed(lane, f"its payload of {len(payloads[lane])} bytes ends before its tokens")
             if lengths:
                 lengths.add(lane, symbol)
             tokens[lane].append(symbol)
@@ -145,5 +152,5 @@ def decode_group(
             progress(step.lanes, coded, bits)
     for lane, decoder in enumerate(decoders):
         if not decoder.exact_end:
-            raise CorruptArchiveError(f"lane {lane}'s payload of {len(payloads[lane])} bytes is longer than its code: it is damaged")
+            raise LaneFailed(lane, f"its payload of {len(payloads[lane])} bytes is longer than its code")
     return tokens

@@ -17,7 +17,7 @@ from ..errors import CorruptArchiveError
 from .diagnose import chunk_failed
 from .progress import LaneReport, Progress
 from ..neural.ensemble import Ensemble
-from ..neural.lanes import LaneLengths, decode_group
+from ..neural.lanes import LaneFailed, LaneLengths, decode_group
 from ..transforms import lf_to_crlf
 
 __all__ = ["SegmentDecoder", "decode_segment", "decode_text_group"]
@@ -94,10 +94,14 @@ class SegmentDecoder:
         p = self.params
         if p.ensemble is not None and self._ensemble is None:
             self._ensemble = Ensemble(p.ensemble, engine.model.vocab_size, p.precision_bits)
-        chunks = decode_text_group(group, engine, p, self._ensemble, self._progress)
+        where = f"segment {self.number}, group {self._groups}, chunk"
+        try:
+            chunks = decode_text_group(group, engine, p, self._ensemble, self._progress)
+        except LaneFailed as exc:
+            chunk_failed(self.model, engine, f"{where} {exc.lane}", group.entries[exc.lane], exc.reason)
         for i, (entry, data) in enumerate(zip(group.entries, chunks)):
             if len(data) != entry.length or crc32(data) != entry.crc:
-                chunk_failed(self.model, engine, f"segment {self.number}, group {self._groups}, chunk {i}", entry)
+                chunk_failed(self.model, engine, f"{where} {i}", entry)
         self._groups += 1
         return b"".join(chunks)
 

@@ -34,8 +34,10 @@ def check_model(expected: ModelInfo, params: CodingParams, engine: Engine) -> No
         )
 
 
-def chunk_failed(expected: ModelInfo, engine: Engine | None, where: str, entry: ChunkEntry) -> None:
-    """Raise the error for the chunk at ``where`` whose bytes do not match its length and checksum."""
+def chunk_failed(expected: ModelInfo, engine: Engine | None, where: str, entry: ChunkEntry, reason: str = "fails its checksum") -> None:
+    """Raise the error for the chunk at ``where`` whose bytes do not match its length and checksum, or whose
+    tokens do not fit its payload and length (``reason``): damage, unless a neural chunk was written by
+    another llama.cpp build."""
     where = f"{where} ({entry.method_name}, {entry.length} bytes)"
     if entry.method in NEURAL_METHODS and engine is not None:
         from ..models.llm import build_id
@@ -48,4 +50,4 @@ def chunk_failed(expected: ModelInfo, engine: Engine | None, where: str, entry: 
                 f"{here!r} (tag {build_tag(here).hex()}), whose logits differ. Decode it with the llama-cpp-python build "
                 "that wrote it (the same version, built the same way)."
             )
-    raise CorruptArchiveError(f"{where} fails its checksum: the archive is damaged")
+    raise CorruptArchiveError(f"{where} {reason}: the archive is damaged")
