@@ -1,7 +1,8 @@
 """Logits to integer frequencies: the quantization contract between encoder and decoder.
 
-The contract (FORMAT.md, "Quantization"), for a row of float32 logits ``z`` over ``V``
-symbols and precision ``P`` bits, with ``T = 2**P`` and ``K = T - V``:
+The contract, whose normative form is the reference code ``quantize`` of FORMAT.md,
+"Quantization" (which does not number its steps), here in five steps for a row of float32
+logits ``z`` over ``V`` symbols and precision ``P`` bits, with ``T = 2**P`` and ``K = T - V``:
 
 1. ``m`` is the lowest index of the largest logit;
 2. ``k[i] = rint((z[m] - z[i]) * 2**LOGIT_FRACTION_BITS)``: the IEEE float64 difference of the
@@ -58,10 +59,11 @@ def exp_table() -> np.ndarray:
 
 
 def exp_weights(z64: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Steps 1 to 3 of the contract for float64 rows ``z64`` (n, V): the integer weights and each row's ``m``.
+    """Steps 1 to 3 of the contract above for float64 rows ``z64`` (n, V): the integer weights and each
+    row's ``m`` (FORMAT.md's ``exp_weights``).
 
     ``weights[i] / weights[i].sum()`` is row ``i``'s softmax to within 0.2% per symbol,
-    computed without the machine's ``exp``: the ensemble (:mod:`nacrith.ensemble`) mixes
+    computed without the machine's ``exp``: the ensemble (:mod:`nacrith.neural.ensemble`) mixes
     from these weights so that it, too, is exact on every machine.
     """
     rows = np.arange(len(z64))

@@ -82,10 +82,11 @@ def method_name(method: int) -> str:
 
 def neural_payload_bound(symbols: int, precision_bits: int) -> int:
     """Most payload bytes a neural chunk of ``symbols`` tokens (or fewer) may have: no coded chunk exceeds it.
+    Version 2 passes the chunk's length: its tokens, each of at least one byte, are no more.
 
     A frequency of at least 1 in ``2**precision`` costs at most ``precision`` bits, and the
-    coder's integer rounding less than 2 more (DESIGN.md); the finish adds 2 bits and a
-    byte's padding, well inside the 8 spare bytes.
+    coder's integer rounding less than 2 more (proof: DESIGN.md, "The neural payload bound");
+    the finish adds 2 bits and a byte's padding, well inside the 8 spare bytes.
     """
     return (symbols * (precision_bits + 2) + 7) // 8 + 8
 
