@@ -245,7 +245,7 @@ class NacrithDecompressor:
         if not self.eof:
             if not self._parsed and not self._input and not self._frames_done:
                 raise TruncatedArchiveError("empty input: no archive")
-            raise TruncatedArchiveError("truncated archive: the input ends before the archive's end block")
+            raise TruncatedArchiveError("truncated archive: the input ends before the end of the archive")
 
 
 def compress(

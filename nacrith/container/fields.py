@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from ..constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_SEGMENT_BYTES, DEFAULT_WINDOW, PRECISION_BITS
+from ..constants import (
+    DEFAULT_CHUNK_BYTES,
+    DEFAULT_LANES,
+    DEFAULT_SEGMENT_BYTES,
+    DEFAULT_WINDOW,
+    MAX_SEGMENT_BYTES,
+    MIN_SEGMENT_BYTES,
+    PRECISION_BITS,
+)
 from ..errors import CorruptArchiveError, UnsupportedFormatError
 from ..neural.params import EnsembleParams
 from ..neural.schedule import default_slide_keep
@@ -130,5 +138,7 @@ def params_from_pairs(pairs: list[tuple[int, int]], default_start: int | None) -
         backend=values[KEY_BACKEND],  # type: ignore[arg-type]
         dictionary=values[KEY_DICTIONARY],  # type: ignore[arg-type]
     )
+    if params.segment_bytes == 0:  # version 1's "one sequence"; a version 2 header names a size
+        raise CorruptArchiveError(f"segment size 0 ({MIN_SEGMENT_BYTES}..{MAX_SEGMENT_BYTES})")
     params.validate()
     return params

@@ -274,8 +274,9 @@ class FrameReader(ByteReader):
                 raise CorruptArchiveError(f"the index disagrees with segment {number}: {entry} against {seen}")
             index.entries.append(entry)
         size = self.offset - start
+        footer = self.offset
         if self.u32("index size") != size or self.read(len(FOOTER_MAGIC), "footer magic") != FOOTER_MAGIC:
-            raise CorruptArchiveError(f"bad index footer at byte {self.offset - 8}")
+            raise CorruptArchiveError(f"bad index footer at byte {footer}")
         self.done = True
         return index
 

@@ -206,7 +206,7 @@ class OtherBytes:
     """A segment's bytes that are not coded by the model, as one stream, and where they go.
 
     ``runs`` alternate between text (coded by the groups) and other bytes (this stream),
-    text first: ``[text, other, text, other, ...]``; any run but the last two may be empty.
+    text first: ``[text, other, text, other, ...]``; only the first may be empty.
     """
 
     runs: list[int]

@@ -64,8 +64,10 @@ class LaneLengths:
     def add(self, lane: int, token: int) -> None:
         size = int(self._pieces[token]) + (int(self._newlines[token]) if self._crlf[lane] else 0)
         self.done[lane] += size
-        if size == 0 or self.done[lane] > self.lengths[lane]:
-            raise LaneFailed(lane, f"decodes a token of {size} bytes that does not fit its {self.lengths[lane]} bytes")
+        if size == 0:
+            raise LaneFailed(lane, f"decodes token {token}, which stands for no bytes")
+        if self.done[lane] > self.lengths[lane]:
+            raise LaneFailed(lane, f"decodes a token of {size} bytes past its {self.lengths[lane]} bytes")
 
 
 def encode_group(

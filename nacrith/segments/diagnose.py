@@ -26,6 +26,8 @@ def check_model(expected: ModelInfo, params: CodingParams, engine: Engine) -> No
             f"the archive was made with {BACKENDS[params.backend]}, whose logits differ from {BACKENDS[engine.backend]}'s; "
             f"decode it with {BACKENDS[params.backend]}" + (" (--gpu)" if params.backend == BACKEND_LLAMA_CUDA else " (without --gpu)")
         )
+    if params.dictionary:
+        raise ModelMismatchError(f"the archive was made with dictionary {params.dictionary:014x}; give it with -D (or dictionary=)")
     vocab = engine.model.vocab_size
     if vocab > 1 << params.precision_bits or params.start_token >= vocab:
         raise CorruptArchiveError(
