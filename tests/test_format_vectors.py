@@ -721,9 +721,8 @@ def test_parameter_bounds_in_format_md_are_those_the_code_checks() -> None:
     assert set(BACKENDS) == set(range(_number(table[19][2]), _number(table[19][3]) + 1))
 
 
-@pytest.mark.xfail(strict=True, reason="CodingParams.validate treats segment size 0 as version 1's 'no segments'")
 def test_segment_size_0_is_rejected() -> None:
-    """FORMAT.md bounds the segment size to 4096..2^30; a version 2 header that sets it to 0 is accepted."""
+    """FORMAT.md bounds the segment size to 4096..2^30; a version 2 header cannot set it to 0 (version 1's "one sequence")."""
     a1 = _archive(BY_NAME["A1"])  # descriptor 15, build tag, content size 0, then the end block
     damaged = a1[:5] + bytes([a1[5] | 0x08]) + a1[6:9] + b"\x07\x00\x00" + a1[9:]
     with pytest.raises(errors.CorruptArchiveError):
@@ -1077,7 +1076,7 @@ REASONS = {
     "R40": "truncated archive",
     "R41": "payload of 16 bytes ends before its tokens",
     "R42": "payload of 18 bytes is longer than its code",
-    "R43": "token of 0 bytes",
+    "R43": "stands for no bytes",
     "R44": "token of 2 bytes past its 21 bytes",
     "VR3": "Frame_Content_Size",
     "VR4": "skippable frame",

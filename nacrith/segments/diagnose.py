@@ -42,9 +42,7 @@ def chunk_failed(expected: ModelInfo, engine: Engine | None, where: str, entry: 
     another llama.cpp build."""
     where = f"{where} ({entry.method_name}, {entry.length} bytes)"
     if entry.method in NEURAL_METHODS and engine is not None:
-        from ..models.llm import build_id
-
-        here = build_id()
+        here = engine.model_info().build
         if build_tag(here) != expected.build_tag:
             written = f"build {expected.build!r}" if expected.build else f"a build tagged {expected.build_tag.hex()}"
             raise ModelMismatchError(
