@@ -299,4 +299,5 @@ cli.add_command(explain_command)
 
 def main(argv: list[str] | None = None) -> None:
     """The console script: run the command line and exit with its status."""
+    files.hold_closed_stdio()
     cli.main(args=argv, prog_name="nacrith")
