@@ -32,11 +32,14 @@ from nacrith.container import (
     EndBlock,
     FrameHeader,
     Group,
+    ModelInfo,
+    build_tag,
     write_chunk,
     write_end,
     write_group,
     write_header,
 )
+from nacrith.models.llm import build_id
 from nacrith.neural.params import EnsembleParams
 
 SAMPLES = corpus.model_free()
@@ -80,6 +83,19 @@ def _streamed(archive: bytes, rng: random.Random) -> bytes:
     return bytes(out)
 
 
+def _inspect(mutant: bytes, decoded: mutate.Outcome, what: str) -> None:
+    """nacrith.inspect keeps the invariant too, and never passes what the decoder's container checks refuse."""
+    try:
+        info = nacrith.inspect(mutant)
+    except NacrithError as exc:
+        assert str(exc).strip(), f"{what}: inspect: {type(exc).__name__} without a message"
+        return
+    except Exception as exc:
+        raise AssertionError(f"{what}: inspect: {type(exc).__name__}: {exc}") from exc
+    if decoded.data is not None:
+        assert sum(f.original_size for f in info.frames) == len(decoded.data), what
+
+
 def test_the_corpus_decodes_and_the_mutation_engine_sees_every_byte(no_model: None) -> None:
     for name, (archive, content) in SAMPLES.items():
         assert nacrith.decompress(archive) == content, name
@@ -107,6 +123,7 @@ def test_every_field_at_its_telling_values(name: str, no_model: None, frames: di
         outcome = mutate.check(mutant, mutate.expected(mutant, frames, content), what=f"{name}: {what}")
         outcomes[outcome.error or "decoded"] += 1
         slowest = max(slowest, outcome.seconds)
+        _inspect(mutant, outcome, f"{name}: {what}")
     assert slowest < MODEL_FREE_SECONDS
     assert outcomes["CorruptArchiveError"] and outcomes["TruncatedArchiveError"], outcomes
 
@@ -128,6 +145,7 @@ def test_random_damage_of_every_layout(no_model: None, frames: dict[bytes, bytes
         whole = mutate.check(mutant, allowed, what=label)
         pieces = mutate.check(mutant, allowed, decode=lambda a: _streamed(a, rng), what=label + " (streamed)")
         assert (whole.data is None) == (pieces.data is None), label
+        _inspect(mutant, whole, label)
         outcomes[whole.error or "decoded"] += 1
         slowest = max(slowest, whole.seconds, pieces.seconds)
     assert slowest < MODEL_FREE_SECONDS
@@ -139,10 +157,7 @@ def test_random_damage_of_every_layout(no_model: None, frames: dict[bytes, bytes
 
 def _neural_frame(length: int, payload: bytes, lanes: int = 1) -> bytes:
     params = CodingParams(PRECISION_BITS, 8, 1024, 768, 65536, 1, EnsembleParams(), 1 << 20)
-    model = nacrith.api.resolve_model()
-    from nacrith.container import ModelInfo
-
-    info = ModelInfo(model.fingerprint, b"\x00\x00", preset=1)
+    info = ModelInfo(corpus.SMOLLM2.fingerprint, build_tag(build_id()), preset=1)  # this build: damage is damage
     if lanes == 1:
         header = write_header(FrameHeader(info, params, length, 2, LAYOUT_CHUNK, METHOD_NEURAL))
         return header + write_chunk(ChunkEntry(METHOD_NEURAL, length, 0, len(payload), 0), payload)

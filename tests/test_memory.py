@@ -34,16 +34,19 @@ from nacrith.container import (
     FrameHeader,
     Group,
     ModelInfo,
+    build_tag,
     write_chunk,
     write_end,
     write_group,
     write_header,
 )
 from nacrith.models import llm
+from nacrith.models.llm import build_id
 from nacrith.neural.params import MAX_MEMORY, EnsembleParams
 
 REPO = Path(__file__).resolve().parent.parent
-SMOLLM2 = ModelInfo(bytes.fromhex("b179c9523d0e6a0f"), b"\x00\x00", preset=1)
+SMOLLM2 = ModelInfo(bytes.fromhex("b179c9523d0e6a0f"), build_tag(build_id()), preset=1)
+"""The embedded model, and this llama.cpp build: a chunk that fails its checksum is damage, not another build."""
 
 LARGEST_TABLES = EnsembleParams(ngram_orders=16, ngram_table_bits=19, match_table_bits=24, history_bits=25)
 """Ensemble tables of 960 MiB: about the most the format allows (1 GiB)."""
@@ -170,6 +173,29 @@ def test_a_group_too_big_for_the_limit_is_refused_before_its_context(monkeypatch
     kv = 8 * 65536 * model.shape.kv_bytes_per_token
     assert model.shape.kv_bytes_per_token == 2 * 30 * 3 * (64 + 64)  # SmolLM2: 30 layers, 3 KV heads of 64
     assert refused.value.need > kv and "a context of 8 lanes x 65,536 tokens 11.3 GiB" in str(refused.value)
+
+
+def test_tiny_chunks_under_a_wide_window_get_a_tiny_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's 103-byte archive: 4 chunks of a byte or two under a 65,536-token window took 6.0 GB (1.5 GB of
+    context per chunk). Its lanes can hold 2 tokens each: the context is 4 x 256 tokens, and the payloads, made
+    up, fail their checksums."""
+    monkeypatch.setattr(engine, "_engines", {})  # no context left from another test
+    engine.shared_engine(None, 1).model  # noqa: B018 - loaded before the clock starts
+    contexts = []
+    real = llm.LanguageModel.evaluator
+
+    def recorded(self, lanes, context, threads=None, max_batch=None):  # type: ignore[no-untyped-def]
+        contexts.append((lanes, context))
+        return real(self, lanes, context, threads, max_batch)
+
+    monkeypatch.setattr(llm.LanguageModel, "evaluator", recorded)
+    archive = neural_frame(params(window=65536), [1, 2, 1, 2])
+    assert len(archive) < 110
+    began = time.perf_counter()
+    with pytest.raises(nacrith.CorruptArchiveError):
+        nacrith.decompress(archive, threads=1)
+    assert time.perf_counter() - began < 0.5
+    assert contexts == [(4, 256)]
 
 
 def test_a_context_sized_to_the_chunks_codes_the_archive_a_full_window_codes(monkeypatch: pytest.MonkeyPatch, english: bytes) -> None:
