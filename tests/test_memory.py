@@ -9,7 +9,6 @@ memory in a fresh process.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import subprocess
