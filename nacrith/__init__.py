@@ -15,6 +15,7 @@ from .inspect import ArchiveInfo, ChunkInfo, FrameInfo, inspect
 from .neural.params import EnsembleParams
 from .errors import (
     CorruptArchiveError,
+    MemoryLimitError,
     ModelMismatchError,
     ModelNotFoundError,
     NacrithError,
@@ -44,5 +45,6 @@ __all__ = [
     "ModelMismatchError",
     "ModelNotFoundError",
     "UnsupportedFormatError",
+    "MemoryLimitError",
     "__version__",
 ]

@@ -22,6 +22,7 @@ from .errors import CorruptArchiveError, TruncatedArchiveError
 from .container import LAYOUT_INDEXED
 from .frames import FrameDecoder, FrameEncoder, Progress
 from .frames.parallel import ParallelFrameDecoder
+from .memory import resolve_limit
 from .neural.params import EnsembleParams
 from .options import Options, ensemble_params
 from .workers.local import SegmentPool, WorkerPool
@@ -137,6 +138,11 @@ class NacrithDecompressor:
     ``decompress(data, max_length)`` returns at most ``max_length`` bytes when it is not
     negative; the rest waits, and ``needs_input`` is False until it has been taken (call
     again with ``b""``). A group is decoded whole, so the work of one call is one group.
+
+    ``memory_limit`` bounds the memory decoding may need, in bytes (None: half this machine's memory,
+    at most 4 GiB): an archive whose model, contexts and ensemble would need more is refused with
+    :class:`~nacrith.MemoryLimitError` before they are allocated, as ``xz --memlimit`` does. With
+    workers, each process has the limit.
     """
 
     def __init__(
@@ -148,9 +154,11 @@ class NacrithDecompressor:
         read_across_frames: bool = False,
         workers: int | SegmentPool = 1,
         gpu: bool = False,
+        memory_limit: int | None = None,
     ) -> None:
         """``workers``: processes that decode the segments of an indexed archive side by side (or a
         :class:`~nacrith.workers.local.WorkerPool` to share). ``gpu``: for archives made on a GPU."""
+        self._memory_limit = resolve_limit(memory_limit)
         self._model = model
         self._threads = threads
         self._gpu = 0 if gpu else None
@@ -208,7 +216,10 @@ class NacrithDecompressor:
                 reader = FrameReader(_View(self._input), self._parsed)
                 header = reader.read_header()
                 parallel = self._pool is not None and header.version == 2 and header.layout == LAYOUT_INDEXED
-                frame = ParallelFrameDecoder(header, self._pool, self._progress) if parallel else FrameDecoder(header, self._engine, self._progress)
+                if parallel:
+                    frame = ParallelFrameDecoder(header, self._pool, self._progress, self._memory_limit)
+                else:
+                    frame = FrameDecoder(header, self._engine, self._progress, self._memory_limit)
                 self._reader, self._frame = reader, frame
             else:
                 reader = self._reader
@@ -289,10 +300,15 @@ def decompress(
     workers: int | SegmentPool = 1,
     gpu: bool = False,
     progress: Progress | None = None,
+    memory_limit: int | None = None,
 ) -> bytes:
     """Decompress a whole archive, or several concatenated ones into the concatenation of their
-    contents (as lzma.decompress does). Trailing garbage, truncation and damage raise a NacrithError."""
-    d = NacrithDecompressor(model=model, threads=threads, progress=progress, read_across_frames=True, workers=workers, gpu=gpu)
+    contents (as lzma.decompress does). Trailing garbage, truncation and damage raise a NacrithError;
+    an archive that needs more than ``memory_limit`` bytes (as :class:`NacrithDecompressor`) raises
+    :class:`~nacrith.MemoryLimitError`."""
+    d = NacrithDecompressor(
+        model=model, threads=threads, progress=progress, read_across_frames=True, workers=workers, gpu=gpu, memory_limit=memory_limit
+    )
     try:
         out = d.decompress(bytes(data))
         d.check_complete()

@@ -44,14 +44,22 @@ class Engine:
             self._model = LanguageModel(self.path, gpu=self.gpu)
         return self._model
 
-    def evaluator(self, lanes: int, window: int) -> LaneEvaluator:
-        """An evaluator for ``lanes`` sequences of ``window`` tokens, reused while the shape stays the same."""
-        if self._evaluator_shape != (lanes, window):
+    def evaluator(self, lanes: int, context: int) -> LaneEvaluator:
+        """An evaluator for ``lanes`` sequences of ``context`` tokens each, reused while the shape stays the same.
+
+        Coding asks for :func:`nacrith.memory.context_tokens` of each group, encoder and decoder alike, so
+        each group gets a context of the same size on both sides, whatever came before it."""
+        if self._evaluator_shape != (lanes, context):
             self._evaluator = None  # free the old KV cache before allocating the next
-            self._evaluator = self.model.evaluator(lanes, window, self.threads)
-            self._evaluator_shape = (lanes, window)
+            self._evaluator = self.model.evaluator(lanes, context, self.threads)
+            self._evaluator_shape = (lanes, context)
         assert self._evaluator is not None
         return self._evaluator
+
+    @property
+    def file_bytes(self) -> int:
+        """The model file's size: what its mapped weights take in memory, known without loading it."""
+        return self.path.stat().st_size
 
     def model_info(self) -> ModelInfo:
         """The model identity an archive records."""

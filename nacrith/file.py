@@ -21,11 +21,15 @@ __all__ = ["NacrithFile", "open"]
 READ_BLOCK = 1 << 16
 """Archive bytes read at a time: small next to a group, so output follows input closely."""
 
-_READ_OPTIONS = ("model", "threads", "progress", "workers", "gpu")
+_READ_OPTIONS = ("model", "threads", "progress", "workers", "gpu", "memory_limit")
 
 
 class NacrithFile(io.BufferedIOBase):
-    """A file object over an archive: read decodes group by group; write codes as groups fill."""
+    """A file object over an archive: read decodes group by group; write codes as groups fill.
+
+    Reading takes the options of :class:`~nacrith.NacrithDecompressor` ``model``, ``threads``, ``progress``,
+    ``workers``, ``gpu`` and ``memory_limit``; writing those of :class:`~nacrith.NacrithCompressor`.
+    """
 
     def __init__(self, filename: str | bytes | os.PathLike[Any] | BinaryIO, mode: str = "rb", **options: Any) -> None:
         if mode not in ("r", "rb", "w", "wb", "x", "xb"):
@@ -112,8 +116,9 @@ class NacrithFile(io.BufferedIOBase):
         if self._indexed is False:
             fp = self._fp
             here = fp.tell() if fp.seekable() else None
-            engine = lambda: shared_engine(self._options.get("model"), self._options.get("threads"))  # noqa: E731
-            self._indexed = open_indexed(fp, engine)
+            o = self._options
+            engine = lambda: shared_engine(o.get("model"), o.get("threads"), gpu=0 if o.get("gpu") else None)  # noqa: E731
+            self._indexed = open_indexed(fp, engine, o.get("memory_limit"))
             if self._indexed is None and here is not None:
                 fp.seek(here)  # the stream reader goes on where it was
         return self._indexed  # type: ignore[return-value]

@@ -35,8 +35,11 @@ class SegmentLocation:
 class IndexedArchive:
     """An indexed archive file open for random access: :meth:`read` decodes only the segments it needs."""
 
-    def __init__(self, stream: BinaryIO, header: FrameHeader, segments: list[SegmentLocation], engine: Callable[[], Engine]) -> None:
+    def __init__(
+        self, stream: BinaryIO, header: FrameHeader, segments: list[SegmentLocation], engine: Callable[[], Engine], memory_limit: int | None = None
+    ) -> None:
         self._stream = stream
+        self._memory_limit = memory_limit
         self.header = header
         self.segments = segments
         self.size = segments[-1].plain_offset + segments[-1].plain_size if segments else 0
@@ -66,7 +69,7 @@ class IndexedArchive:
         where = self.segments[number]
         self._stream.seek(where.archive_offset)
         blocks = ByteReader(self._stream, where.archive_offset).read(where.archive_size, f"segment {number}")
-        data = decode_segment(self.header, blocks, self._engine, number, where.archive_offset)
+        data = decode_segment(self.header, blocks, self._engine, number, where.archive_offset, self._memory_limit)
         if len(data) != where.plain_size:
             raise CorruptArchiveError(f"segment {number} decodes to {len(data)} bytes; the index says {where.plain_size}")
         self.decoded_segments += 1
@@ -74,9 +77,10 @@ class IndexedArchive:
         return data
 
 
-def open_indexed(stream: BinaryIO, engine: Callable[[], Engine]) -> IndexedArchive | None:
+def open_indexed(stream: BinaryIO, engine: Callable[[], Engine], memory_limit: int | None = None) -> IndexedArchive | None:
     """Random access to ``stream`` when it is a seekable file holding one indexed frame; else None
-    (a stream, a frame of one segment or chunk, concatenated archives): read it from the start instead."""
+    (a stream, a frame of one segment or chunk, concatenated archives): read it from the start instead.
+    ``memory_limit``: what decoding a segment may need (None: the default limit)."""
     try:
         if not stream.seekable():
             return None
@@ -108,7 +112,7 @@ def open_indexed(stream: BinaryIO, engine: Callable[[], Engine]) -> IndexedArchi
         return None  # not one frame from the start of the file (concatenated archives): no random access
     if header.content_size is not None and header.content_size != plain:
         raise CorruptArchiveError(f"the index lists {plain} bytes; the header declares {header.content_size}")
-    return IndexedArchive(stream, header, segments, engine)
+    return IndexedArchive(stream, header, segments, engine, memory_limit)
 
 
 def _read_index(stream: BinaryIO, at: int, size: int, header: FrameHeader) -> list[IndexEntry]:

@@ -26,6 +26,7 @@ from .options import (
     check_coding_options,
     gpu_option,
     lanes_option,
+    memory_option,
     model_options,
     output_options,
     ray_option,
@@ -194,6 +195,7 @@ def compress(
 @workers_option
 @ray_option
 @gpu_option
+@memory_option
 @click.option("--range", "byte_range", metavar="START:END", help="Only the original bytes START to END (END excluded); an indexed archive decodes only the segments that hold them.")
 @interruptible
 def decompress(
@@ -209,6 +211,7 @@ def decompress(
     workers: int,
     ray: str | None,
     gpu: bool,
+    memory_limit: int | None,
     byte_range: str | None,
 ) -> None:
     """Decompress each FILE.nacr to FILE; with no FILE, or '-', stdin to stdout.
@@ -216,6 +219,8 @@ def decompress(
     The archive records its lanes, window and model, so none are chosen here; --model
     is only for an archive made with a model other than the default. Every chunk and
     the whole output are checked against their CRC-32 before the output gets its name.
+    An archive that needs more memory than --memory allows is refused before anything
+    is allocated for it.
 
     \b
     Examples:
@@ -224,8 +229,11 @@ def decompress(
       nacrith decompress -o notes.txt < archive.bin
       nacrith decompress --model other.gguf book.txt.nacr
       nacrith decompress --range 1000000:1001024 -c big.log.nacr
+      nacrith decompress --memory 16G wide-window.nacr
     """
-    settings = _settings(quiet, verbose, threads, force=force, keep=keep, model=model, gpu=gpu, range=_byte_range(byte_range))
+    settings = _settings(
+        quiet, verbose, threads, force=force, keep=keep, model=model, gpu=gpu, range=_byte_range(byte_range), memory_limit=memory_limit
+    )
     plan = files.plan(file, output, to_stdout, "decompress")
     if settings.range is not None and len(plan) > 1:
         raise click.UsageError("--range reads one archive")
@@ -241,8 +249,19 @@ def decompress(
 @workers_option
 @ray_option
 @gpu_option
+@memory_option
 @interruptible
-def test(file: tuple[str, ...], quiet: int, verbose: int, model: str | None, threads: int, workers: int, ray: str | None, gpu: bool) -> None:
+def test(
+    file: tuple[str, ...],
+    quiet: int,
+    verbose: int,
+    model: str | None,
+    threads: int,
+    workers: int,
+    ray: str | None,
+    gpu: bool,
+    memory_limit: int | None,
+) -> None:
     """Decode each FILE and verify its checksums, writing nothing.
 
     Exit status 0 when every archive decodes intact, 1 otherwise, with a message
@@ -254,7 +273,7 @@ def test(file: tuple[str, ...], quiet: int, verbose: int, model: str | None, thr
       nacrith test -v notes.txt.nacr             # nacrith: notes.txt.nacr: OK
       curl -s https://example.org/x.nacr | nacrith test -
     """
-    settings = _settings(quiet, verbose, threads, model=model, gpu=gpu)
+    settings = _settings(quiet, verbose, threads, model=model, gpu=gpu, memory_limit=memory_limit)
     plan = files.plan(file, None, False, "test")
     _check_model(settings)
     with _workers(settings, workers, ray) as settings:
@@ -299,4 +318,5 @@ cli.add_command(explain_command)
 
 def main(argv: list[str] | None = None) -> None:
     """The console script: run the command line and exit with its status."""
+    files.hold_closed_stdio()
     cli.main(args=argv, prog_name="nacrith")

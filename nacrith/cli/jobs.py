@@ -51,6 +51,8 @@ class Settings:
     gpu: bool = False
     range: tuple[int, int] | None = None
     """decompress --range: only these original bytes."""
+    memory_limit: int | None = None
+    """decompress and test --memory (None: the API's default)."""
 
     def coding_options(self) -> dict[str, object]:
         """Keyword arguments for NacrithCompressor: only those given, so the API's defaults stay the defaults."""
@@ -65,7 +67,7 @@ class Settings:
         return {key: value for key, value in chosen.items() if value is not None} | {"workers": self.workers, "gpu": self.gpu}
 
     def decoding_options(self) -> dict[str, object]:
-        return {"model": self.model, "threads": self.threads, "workers": self.workers, "gpu": self.gpu}
+        return {"model": self.model, "threads": self.threads, "workers": self.workers, "gpu": self.gpu, "memory_limit": self.memory_limit}
 
 
 def compress_file(job: Job, settings: Settings) -> None:

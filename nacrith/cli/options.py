@@ -20,6 +20,7 @@ __all__ = [
     "lanes_option",
     "window_option",
     "ByteSize",
+    "memory_option",
     "workers_option",
     "ray_option",
     "gpu_option",
@@ -86,6 +87,22 @@ class ByteSize(click.ParamType):
             self.fail(f"{value!r} is not a size (e.g. 65536, 64K, 1M)", param, ctx)
         return int(number) * self._UNITS[unit]
 
+
+def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise click.BadParameter("give a size of at least 1 byte (e.g. 512M, 8G)")
+    return value
+
+
+memory_option = click.option(
+    "--memory",
+    "memory_limit",
+    metavar="LIMIT",
+    type=ByteSize(),
+    callback=_positive,
+    help="Refuse an archive whose decoding needs more memory than LIMIT (e.g. 512M, 8G), before allocating it  "
+    "[default: half the memory, at most 4G]. With -j, each worker has the limit.",
+)
 
 workers_option = click.option(
     "-j",

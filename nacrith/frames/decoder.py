@@ -28,14 +28,17 @@ __all__ = ["FrameDecoder"]
 class FrameDecoder:
     """Decodes the blocks of one frame in order, from its header.
 
-    ``engine_factory`` is called only when the first neural chunk appears.
+    ``engine_factory`` is called only when the first neural chunk appears; ``memory_limit``: bytes the
+    decoding may need (None: :func:`nacrith.memory.default_limit`), checked before each group's allocation.
     """
 
-    def __init__(self, header: FrameHeader, engine_factory: Callable[[], Engine], progress: Progress | None = None) -> None:
+    def __init__(
+        self, header: FrameHeader, engine_factory: Callable[[], Engine], progress: Progress | None = None, memory_limit: int | None = None
+    ) -> None:
         self.header = header
-        self._engine = CheckedEngine(engine_factory, header.model, header.params)
+        self._engine = CheckedEngine(engine_factory, header.model, header.params, memory_limit)
         self._progress = progress
-        self._legacy = V1FrameDecoder(header, engine_factory, progress) if header.version == 1 else None
+        self._legacy = V1FrameDecoder(header, engine_factory, progress, memory_limit) if header.version == 1 else None
         self._segment: SegmentDecoder | None = None
         self._segments = 0
         self._size = 0
@@ -72,7 +75,7 @@ class FrameDecoder:
     def _one_chunk(self, block: OneChunk) -> bytes:
         entry = block.entry
         if entry.method in NEURAL_METHODS:
-            engine = self._engine()
+            engine = self._engine.group(1, entry.length, "the chunk")
             p = self.header.params
             ensemble = Ensemble(p.ensemble, engine.model.vocab_size, p.precision_bits) if p.ensemble else None
             try:

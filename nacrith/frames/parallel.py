@@ -19,9 +19,10 @@ __all__ = ["ParallelFrameDecoder"]
 class ParallelFrameDecoder:
     """Decodes an indexed frame's segments on ``pool``; :meth:`decode` returns the bytes ready so far, in order."""
 
-    def __init__(self, header: FrameHeader, pool: SegmentPool, progress: Progress | None = None) -> None:
+    def __init__(self, header: FrameHeader, pool: SegmentPool, progress: Progress | None = None, memory_limit: int | None = None) -> None:
+        """``memory_limit``: what each worker's decoding may need (None: the default limit)."""
         self.header = header
-        self._decoder = pool.decoder(header)
+        self._decoder = pool.decoder(header, memory_limit)
         self._progress = progress
         self._blocks = bytearray()
         self._start = 0

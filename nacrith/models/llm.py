@@ -13,6 +13,10 @@ apart between a sequence evaluated alone and in a 64-lane batch). So the evaluat
 takes every decision that shapes a batch from its arguments, which come from the
 archive: which lanes step, in which order, at which positions, when they slide.
 Thread count and timing never change a batch.
+The context's size does not change the logits: measured bit for bit, a context of a
+chunk's length gives those of one of the whole window (lanes 1, 3 and 8; windows of 64 to
+65,536 tokens; sliding lanes too), so a group's context holds only what its lanes can use
+(:func:`nacrith.memory.context_tokens`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelNotFoundError, NacrithError
+from ..memory import F16_BYTES, ModelShape
 from .cores import CoreShare, usable_cores
 from .registry import cache_dir
 
@@ -152,6 +157,29 @@ class LanguageModel:
         """Line feeds per token: a neural-crlf chunk's input has a CR before each."""
         return np.array([p.count(b"\n") for p in self.pieces], dtype=np.int64)
 
+    @cached_property
+    def shape(self) -> ModelShape:
+        """What this model's contexts cost (:mod:`nacrith.memory`): per token, the keys and values of every
+        layer in F16, as llama.cpp allocates them (measured: 23,040 bytes for SmolLM2, 180 MiB for 8 x 1024)."""
+        m = self._model
+        heads = int(llama_cpp.llama_model_n_head(m))
+        head_size = int(llama_cpp.llama_model_n_embd(m)) // max(1, heads)
+        key = self._metadata_int("attention.key_length") or head_size  # gemma 3 sets them apart from n_embd / n_head
+        value = self._metadata_int("attention.value_length") or head_size
+        layers, kv_heads = int(llama_cpp.llama_model_n_layer(m)), int(llama_cpp.llama_model_n_head_kv(m))
+        return ModelShape(F16_BYTES * layers * kv_heads * (key + value), heads, self.vocab_size)
+
+    def _metadata_int(self, key: str) -> int | None:
+        """An integer of the GGUF's metadata under its architecture's name (``llama.attention.key_length``), if set."""
+        buf = ctypes.create_string_buffer(128)
+        if llama_cpp.llama_model_meta_val_str(self._model, b"general.architecture", buf, len(buf)) < 0:
+            return None
+        arch = buf.value.decode(errors="replace")
+        if llama_cpp.llama_model_meta_val_str(self._model, f"{arch}.{key}".encode(), buf, len(buf)) < 0:
+            return None
+        text = buf.value.decode(errors="replace")
+        return int(text) if text.isdigit() else None
+
     def tokenize(self, data: bytes) -> list[int]:
         """Tokens of ``data`` as plain text: no BOS added, special-token text not parsed as specials."""
         if not data:
@@ -171,27 +199,28 @@ class LanguageModel:
         pieces = self.pieces
         return b"".join(pieces[t] for t in tokens)
 
-    def evaluator(self, lanes: int, window: int, threads: int | None = None, max_batch: int | None = None) -> "LaneEvaluator":
-        return LaneEvaluator(self, lanes, window, threads, max_batch)
+    def evaluator(self, lanes: int, context: int, threads: int | None = None, max_batch: int | None = None) -> "LaneEvaluator":
+        return LaneEvaluator(self, lanes, context, threads, max_batch)
 
 
 class LaneEvaluator:
-    """Evaluates up to ``lanes`` sequences in lockstep with a KV window of ``window`` tokens each."""
+    """Evaluates up to ``lanes`` sequences in lockstep, each in a KV stream of ``context`` tokens."""
 
     def __init__(
-        self, model: LanguageModel, lanes: int, window: int, threads: int | None = None, max_batch: int | None = None
+        self, model: LanguageModel, lanes: int, context: int, threads: int | None = None, max_batch: int | None = None
     ) -> None:
-        """``max_batch`` (default: ``lanes``) allows bigger steps, for measurements that evaluate many
-        tokens of one lane at once; coding always steps one token per lane."""
+        """``context``: at least the tokens a lane holds at once (the window, or fewer for short chunks:
+        :func:`nacrith.memory.context_tokens`). ``max_batch`` (default: ``lanes``) allows bigger steps, for
+        measurements that evaluate many tokens of one lane at once; coding always steps one token per lane."""
         self.model = model
         self.lanes = lanes
-        self.window = window
+        self.context = context
         # Threads not chosen: this process's share of the cores among the nacrith processes running a model.
         self._share = CoreShare.of_process(cache_dir() / "runners") if not threads else None
         threads = threads or self._share.threads()  # type: ignore[union-attr]
         self._threads = threads
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = lanes * window
+        params.n_ctx = lanes * context
         batch = max(lanes, max_batch or 1)
         params.n_batch = batch
         params.n_ubatch = batch  # one step is always one ubatch: no split that timing could change
@@ -205,7 +234,7 @@ class LaneEvaluator:
         params.n_outputs_max_per_seq = batch
         self._ctx = llama_cpp.llama_init_from_model(model._model, params)
         if not self._ctx:
-            raise NacrithError(f"llama.cpp could not create a context for {lanes} lanes x {window} tokens")
+            raise NacrithError(f"llama.cpp could not create a context for {lanes} lanes x {context} tokens")
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(batch, 0, 1)
         self._n_vocab = model.vocab_size

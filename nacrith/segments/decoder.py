@@ -14,6 +14,7 @@ from .. import fallback
 from ..container import METHOD_NEURAL_CRLF, CodingParams, EndBlock, FrameHeader, FrameReader, Group, ModelInfo, OtherBytes, crc32
 from ..engine import Engine
 from ..errors import CorruptArchiveError
+from ..memory import context_tokens
 from .diagnose import CheckedEngine, chunk_failed
 from .progress import LaneReport, Progress
 from ..neural.ensemble import Ensemble
@@ -26,13 +27,14 @@ __all__ = ["SegmentDecoder", "decode_segment", "decode_text_group"]
 def decode_text_group(
     group: Group, engine: Engine, params: CodingParams, ensemble: Ensemble | None, progress: Progress | None
 ) -> list[bytes]:
-    """The bytes of a version 2 group's chunks (decoded until each reaches its length), not yet checked."""
+    """The bytes of a version 2 group's chunks (decoded until each reaches its length), not yet checked.
+    The caller has checked the group's memory need (:meth:`.diagnose.CheckedEngine.group`)."""
     model = engine.model
     methods = [e.method for e in group.entries]
     crlf = [m == METHOD_NEURAL_CRLF for m in methods]
     lengths = [e.length for e in group.entries]
     tokens = decode_group(
-        engine.evaluator(len(group.entries), params.window),
+        engine.evaluator(len(group.entries), context_tokens(params.window, max(lengths))),
         group.payloads,
         LaneLengths(lengths, crlf, model.piece_lengths, model.piece_newlines),
         params,
@@ -46,11 +48,11 @@ def decode_text_group(
 class SegmentDecoder:
     """Decodes the blocks of one version 2 segment, in order, from a fresh ensemble.
 
-    ``engine`` is called on the first group only: a segment of other bytes needs no model.
+    ``engine`` is asked on the first group only: a segment of other bytes needs no model.
     """
 
     def __init__(
-        self, model: ModelInfo, params: CodingParams, engine: Callable[[], Engine], number: int = 0, progress: Progress | None = None
+        self, model: ModelInfo, params: CodingParams, engine: CheckedEngine, number: int = 0, progress: Progress | None = None
     ) -> None:
         """``model``: the archive's, to say whether a chunk that fails is damage or another build's logits."""
         self.model = model
@@ -90,11 +92,12 @@ class SegmentDecoder:
         return self._place()
 
     def _decode_group(self, group: Group) -> bytes:
-        engine = self._engine()
+        where = f"segment {self.number}, group {self._groups}"
+        engine = self._engine.group(len(group.entries), max(e.length for e in group.entries), where)
         p = self.params
         if p.ensemble is not None and self._ensemble is None:
             self._ensemble = Ensemble(p.ensemble, engine.model.vocab_size, p.precision_bits)
-        where = f"segment {self.number}, group {self._groups}, chunk"
+        where += ", chunk"
         try:
             chunks = decode_text_group(group, engine, p, self._ensemble, self._progress)
         except LaneFailed as exc:
@@ -139,12 +142,15 @@ class SegmentDecoder:
         return out
 
 
-def decode_segment(header: FrameHeader, blocks: bytes, engine: Callable[[], Engine], number: int = 0, offset: int = 0) -> bytes:
+def decode_segment(
+    header: FrameHeader, blocks: bytes, engine: Callable[[], Engine], number: int = 0, offset: int = 0, memory_limit: int | None = None
+) -> bytes:
     """The original bytes of one segment, from its blocks alone (``offset``: where they are in the archive,
-    for messages). This is what a worker does with a segment; the reader has already checked its structure."""
+    for messages), within ``memory_limit`` bytes. This is what a worker does with a segment; the reader has
+    already checked its structure."""
     reader = FrameReader(io.BytesIO(blocks), offset)
     reader.header = header
-    decoder = SegmentDecoder(header.model, header.params, CheckedEngine(engine, header.model, header.params), number)
+    decoder = SegmentDecoder(header.model, header.params, CheckedEngine(engine, header.model, header.params, memory_limit), number)
     out = bytearray()
     while not decoder.finished:
         out += decoder.decode(reader.read_block())  # type: ignore[arg-type]

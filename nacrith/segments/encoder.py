@@ -25,6 +25,7 @@ from ..container import (
     write_other,
 )
 from ..engine import Engine
+from ..memory import context_tokens
 from .progress import LaneReport, Progress
 from ..neural.ensemble import Ensemble
 from ..neural.lanes import encode_group
@@ -79,7 +80,7 @@ def encode_segment(data: bytes, engine: Engine, options: Options, params: Coding
     for group in group_chunks(plan.chunks, params.lanes):
         report = LaneReport(tally, engine.model, [c.method for c in group])
         payloads = encode_group(
-            engine.evaluator(len(group), params.window),
+            engine.evaluator(len(group), context_tokens(params.window, max(len(c.data) for c in group))),  # the decoder's size
             [c.tokens for c in group],
             params,
             regions=[len(c.data) for c in group],

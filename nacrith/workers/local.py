@@ -37,7 +37,7 @@ class SegmentPool(Protocol):
 
     def encoder(self, options: Options, params: CodingParams, progress: Progress | None = None) -> "PoolCoder": ...
 
-    def decoder(self, header: FrameHeader) -> "PoolDecoder": ...
+    def decoder(self, header: FrameHeader, memory_limit: int | None = None) -> "PoolDecoder": ...
 
     def close(self) -> None: ...
 
@@ -63,10 +63,10 @@ def _encode(data: bytes, options: Options, params: CodingParams) -> CodedSegment
     return encode_segment(data, _engine, options, params)
 
 
-def _decode(header: FrameHeader, blocks: bytes, number: int, offset: int) -> bytes:
+def _decode(header: FrameHeader, blocks: bytes, number: int, offset: int, memory_limit: int | None = None) -> bytes:
     assert _engine is not None
     engine = _engine
-    return decode_segment(header, blocks, lambda: engine, number, offset)
+    return decode_segment(header, blocks, lambda: engine, number, offset, memory_limit)
 
 
 class WorkerPool:
@@ -94,8 +94,9 @@ class WorkerPool:
     def encoder(self: SegmentPool, options: Options, params: CodingParams, progress: Progress | None = None) -> "PoolCoder":
         return PoolCoder(self, options, params, progress)
 
-    def decoder(self: SegmentPool, header: FrameHeader) -> "PoolDecoder":
-        return PoolDecoder(self, header)
+    def decoder(self: SegmentPool, header: FrameHeader, memory_limit: int | None = None) -> "PoolDecoder":
+        """``memory_limit``: what each worker's decoding of a segment may need (None: the default limit)."""
+        return PoolDecoder(self, header, memory_limit)
 
     def close(self) -> None:
         for executor in self._executors:
@@ -137,8 +138,8 @@ class PoolCoder:
 class PoolDecoder:
     """Decodes one frame's segments on a :class:`WorkerPool`, handing their bytes back in order."""
 
-    def __init__(self, pool: SegmentPool, header: FrameHeader) -> None:
-        self._pool, self._header = pool, header
+    def __init__(self, pool: SegmentPool, header: FrameHeader, memory_limit: int | None = None) -> None:
+        self._pool, self._header, self._memory_limit = pool, header, memory_limit
         self._pending: deque[Future] = deque()
         self._done: list[bytes] = []
 
@@ -146,7 +147,7 @@ class PoolDecoder:
         """A segment's blocks (``number``: its place in the frame; ``offset``: where its blocks start, for messages)."""
         if len(self._pending) >= IN_FLIGHT_PER_WORKER * self._pool.workers:
             self._done.append(self._pending.popleft().result())
-        self._pending.append(self._pool._submit(_decode, self._header, blocks, number, offset))
+        self._pending.append(self._pool._submit(_decode, self._header, blocks, number, offset, self._memory_limit))
 
     def ready(self, *, wait: bool) -> list[bytes]:
         while self._pending and (wait or self._pending[0].done()):
