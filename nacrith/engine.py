@@ -17,6 +17,7 @@ from .models import registry
 
 if TYPE_CHECKING:
     from .models.llm import LaneEvaluator, LanguageModel
+    from .neural.schedule import Prefix
 
 __all__ = ["Engine", "shared_engine", "describe_model"]
 
@@ -34,7 +35,7 @@ class Engine:
         self.backend = BACKEND_LLAMA_CPU if gpu is None else BACKEND_LLAMA_CUDA
         self._model: LanguageModel | None = None
         self._evaluator: LaneEvaluator | None = None
-        self._evaluator_shape: tuple[int, int] | None = None
+        self._evaluator_shape: tuple[int, int, Prefix | None] | None = None
 
     @property
     def model(self) -> LanguageModel:
@@ -44,12 +45,13 @@ class Engine:
             self._model = LanguageModel(self.path, gpu=self.gpu)
         return self._model
 
-    def evaluator(self, lanes: int, window: int) -> LaneEvaluator:
-        """An evaluator for ``lanes`` sequences of ``window`` tokens, reused while the shape stays the same."""
-        if self._evaluator_shape != (lanes, window):
+    def evaluator(self, lanes: int, window: int, prefix: Prefix | None = None) -> LaneEvaluator:
+        """An evaluator for ``lanes`` sequences of ``window`` tokens, reused while the shape stays the same.
+        ``prefix``: a dictionary's start, whose primer the evaluator evaluates once and keeps."""
+        if self._evaluator_shape != (lanes, window, prefix):
             self._evaluator = None  # free the old KV cache before allocating the next
-            self._evaluator = self.model.evaluator(lanes, window, self.threads)
-            self._evaluator_shape = (lanes, window)
+            self._evaluator = self.model.evaluator(lanes, window, self.threads, prefix=prefix)
+            self._evaluator_shape = (lanes, window, prefix)
         assert self._evaluator is not None
         return self._evaluator
 
