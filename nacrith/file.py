@@ -13,6 +13,7 @@ import os
 from typing import IO, Any, BinaryIO
 
 from .api import NacrithCompressor, NacrithDecompressor
+from .dictionary import as_dictionary
 from .engine import shared_engine
 from .random_access import IndexedArchive, open_indexed
 
@@ -21,7 +22,7 @@ __all__ = ["NacrithFile", "open"]
 READ_BLOCK = 1 << 16
 """Archive bytes read at a time: small next to a group, so output follows input closely."""
 
-_READ_OPTIONS = ("model", "threads", "progress")
+_READ_OPTIONS = ("model", "threads", "progress", "dictionary")
 
 
 class NacrithFile(io.BufferedIOBase):
@@ -36,6 +37,8 @@ class NacrithFile(io.BufferedIOBase):
             unknown = set(options) - set(_READ_OPTIONS)
             if unknown:
                 raise TypeError(f"options for writing given in read mode: {', '.join(sorted(unknown))}")
+            if "dictionary" in options:  # loaded once, for the stream reader and the random-access one
+                options = {**options, "dictionary": as_dictionary(options["dictionary"])}
             self._options = options
             self._start_reading()
             self._pos = 0
@@ -113,7 +116,7 @@ class NacrithFile(io.BufferedIOBase):
             fp = self._fp
             here = fp.tell() if fp.seekable() else None
             engine = lambda: shared_engine(self._options.get("model"), self._options.get("threads"))  # noqa: E731
-            self._indexed = open_indexed(fp, engine)
+            self._indexed = open_indexed(fp, engine, self._options.get("dictionary"))
             if self._indexed is None and here is not None:
                 fp.seek(here)  # the stream reader goes on where it was
         return self._indexed  # type: ignore[return-value]

@@ -9,18 +9,21 @@ of binary data decodes without one.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .. import fallback
 from ..container import LAYOUT_SEGMENT, NEURAL_METHODS, Block, EndBlock, FrameHeader, Group, Index, OneChunk, crc32
 from ..engine import Engine
 from ..errors import CorruptArchiveError
-from ..neural.ensemble import Ensemble
 from ..neural.lanes import LaneFailed
 from ..segments.decoder import SegmentDecoder, decode_text_group
 from ..segments.diagnose import check_model, chunk_failed
+from ..segments.start import lane_prefix, new_ensemble
 from .legacy import V1FrameDecoder
 from ..segments.progress import Progress
+
+if TYPE_CHECKING:
+    from ..dictionary import Dictionary
 
 __all__ = ["FrameDecoder"]
 
@@ -28,11 +31,19 @@ __all__ = ["FrameDecoder"]
 class FrameDecoder:
     """Decodes the blocks of one frame in order, from its header.
 
-    ``engine_factory`` is called only when the first neural chunk appears.
+    ``engine_factory`` is called only when the first neural chunk appears. ``dictionary``: the one
+    the archive names in its header, if any (checked, with the model, before the first neural chunk).
     """
 
-    def __init__(self, header: FrameHeader, engine_factory: Callable[[], Engine], progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        header: FrameHeader,
+        engine_factory: Callable[[], Engine],
+        progress: Progress | None = None,
+        dictionary: Dictionary | None = None,
+    ) -> None:
         self.header = header
+        self.dictionary = dictionary if header.params.dictionary else None
         self._engine_factory = engine_factory
         self._engine: Engine | None = None
         self._progress = progress
@@ -60,7 +71,9 @@ class FrameDecoder:
             self._finish(sum(e.plain_size for e in block.entries))
             return b""
         if self._segment is None:
-            self._segment = SegmentDecoder(self.header.model, self.header.params, self._engine_for_neural, self._segments, self._progress)
+            self._segment = SegmentDecoder(
+                self.header.model, self.header.params, self._engine_for_neural, self._segments, self._progress, self.dictionary
+            )
         out = self._segment.decode(block)
         self._size += len(out)
         if isinstance(block, EndBlock):
@@ -75,9 +88,9 @@ class FrameDecoder:
         if entry.method in NEURAL_METHODS:
             engine = self._engine_for_neural()
             p = self.header.params
-            ensemble = Ensemble(p.ensemble, engine.model.vocab_size, p.precision_bits) if p.ensemble else None
+            ensemble = new_ensemble(p, engine.model.vocab_size, self.dictionary)
             try:
-                [data] = decode_text_group(Group([entry], [block.payload]), engine, p, ensemble, self._progress)
+                [data] = decode_text_group(Group([entry], [block.payload]), engine, p, ensemble, self._progress, lane_prefix(p, self.dictionary))
             except LaneFailed as exc:
                 chunk_failed(self.header.model, engine, "the chunk", entry, exc.reason)
         else:
@@ -97,6 +110,6 @@ class FrameDecoder:
     def _engine_for_neural(self) -> Engine:
         if self._engine is None:
             engine = self._engine_factory()
-            check_model(self.header.model, self.header.params, engine)
+            check_model(self.header.model, self.header.params, engine, self.dictionary)
             self._engine = engine
         return self._engine

@@ -8,7 +8,7 @@ out as soon as they are placed, so output follows input group by group.
 from __future__ import annotations
 
 import io
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .. import fallback
 from ..container import METHOD_NEURAL_CRLF, CodingParams, EndBlock, FrameHeader, FrameReader, Group, ModelInfo, OtherBytes, crc32
@@ -16,45 +16,61 @@ from ..engine import Engine
 from ..errors import CorruptArchiveError
 from .diagnose import check_model, chunk_failed
 from .progress import LaneReport, Progress
+from .start import group_evaluator, lane_prefix, new_ensemble
 from ..neural.ensemble import Ensemble
 from ..neural.lanes import LaneFailed, LaneLengths, decode_group
+from ..neural.schedule import Prefix
 from ..transforms import lf_to_crlf
+
+if TYPE_CHECKING:
+    from ..dictionary import Dictionary
 
 __all__ = ["SegmentDecoder", "decode_segment", "decode_text_group"]
 
 
 def decode_text_group(
-    group: Group, engine: Engine, params: CodingParams, ensemble: Ensemble | None, progress: Progress | None
+    group: Group, engine: Engine, params: CodingParams, ensemble: Ensemble | None, progress: Progress | None, prefix: Prefix | None = None
 ) -> list[bytes]:
-    """The bytes of a version 2 group's chunks (decoded until each reaches its length), not yet checked."""
+    """The bytes of a version 2 group's chunks (decoded until each reaches its length), not yet checked.
+    ``prefix``: what every lane starts from (default: the start token alone)."""
     model = engine.model
     methods = [e.method for e in group.entries]
     crlf = [m == METHOD_NEURAL_CRLF for m in methods]
     lengths = [e.length for e in group.entries]
+    prefix = prefix or Prefix.bare(params.start_token)
     tokens = decode_group(
-        engine.evaluator(len(group.entries), params.window),
+        group_evaluator(engine, len(group.entries), params, prefix),
         group.payloads,
         LaneLengths(lengths, crlf, model.piece_lengths, model.piece_newlines),
         params,
         regions=lengths,
         ensemble=ensemble,
         progress=LaneReport(progress, model, methods) if progress else None,
+        prefix=prefix,
     )
     return [lf_to_crlf(model.detokenize(t)) if c else model.detokenize(t) for t, c in zip(tokens, crlf)]
 
 
 class SegmentDecoder:
-    """Decodes the blocks of one version 2 segment, in order, from a fresh ensemble.
+    """Decodes the blocks of one version 2 segment, in order, from a fresh ensemble (or its dictionary's state).
 
     ``engine`` is called on the first group only: a segment of other bytes needs no model.
     """
 
     def __init__(
-        self, model: ModelInfo, params: CodingParams, engine: Callable[[], Engine], number: int = 0, progress: Progress | None = None
+        self,
+        model: ModelInfo,
+        params: CodingParams,
+        engine: Callable[[], Engine],
+        number: int = 0,
+        progress: Progress | None = None,
+        dictionary: Dictionary | None = None,
     ) -> None:
-        """``model``: the archive's, to say whether a chunk that fails is damage or another build's logits."""
+        """``model``: the archive's, to say whether a chunk that fails is damage or another build's logits.
+        ``dictionary``: the one the archive names (the caller has checked it is)."""
         self.model = model
         self.params = params
+        self.dictionary = dictionary if params.dictionary else None
         self.number = number
         self._engine = engine
         self._progress = progress
@@ -93,10 +109,10 @@ class SegmentDecoder:
         engine = self._engine()
         p = self.params
         if p.ensemble is not None and self._ensemble is None:
-            self._ensemble = Ensemble(p.ensemble, engine.model.vocab_size, p.precision_bits)
+            self._ensemble = new_ensemble(p, engine.model.vocab_size, self.dictionary)
         where = f"segment {self.number}, group {self._groups}, chunk"
         try:
-            chunks = decode_text_group(group, engine, p, self._ensemble, self._progress)
+            chunks = decode_text_group(group, engine, p, self._ensemble, self._progress, lane_prefix(p, self.dictionary))
         except LaneFailed as exc:
             chunk_failed(self.model, engine, f"{where} {exc.lane}", group.entries[exc.lane], exc.reason)
         for i, (entry, data) in enumerate(zip(group.entries, chunks)):
@@ -139,9 +155,17 @@ class SegmentDecoder:
         return out
 
 
-def decode_segment(header: FrameHeader, blocks: bytes, engine: Callable[[], Engine], number: int = 0, offset: int = 0) -> bytes:
+def decode_segment(
+    header: FrameHeader,
+    blocks: bytes,
+    engine: Callable[[], Engine],
+    number: int = 0,
+    offset: int = 0,
+    dictionary: Dictionary | None = None,
+) -> bytes:
     """The original bytes of one segment, from its blocks alone (``offset``: where they are in the archive,
-    for messages). This is what a worker does with a segment; the reader has already checked its structure."""
+    for messages; ``dictionary``: the one the archive names, if any). This is what a worker does with a
+    segment; the reader has already checked its structure."""
     reader = FrameReader(io.BytesIO(blocks), offset)
     reader.header = header
     checked: list[Engine] = []
@@ -149,10 +173,10 @@ def decode_segment(header: FrameHeader, blocks: bytes, engine: Callable[[], Engi
     def checked_engine() -> Engine:  # the model is checked before its first use, as a whole frame's decoder does
         if not checked:
             checked.append(engine())
-            check_model(header.model, header.params, checked[0])
+            check_model(header.model, header.params, checked[0], dictionary)
         return checked[0]
 
-    decoder = SegmentDecoder(header.model, header.params, checked_engine, number)
+    decoder = SegmentDecoder(header.model, header.params, checked_engine, number, dictionary=dictionary)
     out = bytearray()
     while not decoder.finished:
         out += decoder.decode(reader.read_block())  # type: ignore[arg-type]

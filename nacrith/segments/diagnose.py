@@ -1,4 +1,5 @@
-"""Why a frame cannot be decoded here: a different model, a different llama.cpp build, or damage.
+"""Why a frame cannot be decoded here: a different model, a missing or other dictionary, a different
+llama.cpp build, or damage.
 
 A chunk that fails its checksum is damage, unless it is neural and this llama.cpp build is
 not the one that wrote the archive: then the logits, not the bytes, are what differ, and the
@@ -7,15 +8,21 @@ message says which build to decode it with.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..container import BACKEND_LLAMA_CUDA, BACKENDS, NEURAL_METHODS, ChunkEntry, CodingParams, ModelInfo, build_tag
 from ..engine import Engine, describe_model
 from ..errors import CorruptArchiveError, ModelMismatchError
 
-__all__ = ["check_model", "chunk_failed"]
+if TYPE_CHECKING:
+    from ..dictionary import Dictionary
+
+__all__ = ["check_model", "check_dictionary", "chunk_failed"]
 
 
-def check_model(expected: ModelInfo, params: CodingParams, engine: Engine) -> None:
-    """Refuse a model other than the archive's, and parameters this model cannot have been coded with."""
+def check_model(expected: ModelInfo, params: CodingParams, engine: Engine, dictionary: Dictionary | None = None) -> None:
+    """Refuse a model other than the archive's, a dictionary other than the one it needs, and parameters
+    this model (and dictionary) cannot have been coded with."""
     if expected.fingerprint != engine.fingerprint:
         raise ModelMismatchError(
             f"the archive was made with model {describe_model(expected)}, "
@@ -26,13 +33,32 @@ def check_model(expected: ModelInfo, params: CodingParams, engine: Engine) -> No
             f"the archive was made with {BACKENDS[params.backend]}, whose logits differ from {BACKENDS[engine.backend]}'s; "
             f"decode it with {BACKENDS[params.backend]}" + (" (--gpu)" if params.backend == BACKEND_LLAMA_CUDA else " (without --gpu)")
         )
-    if params.dictionary:
-        raise ModelMismatchError(f"the archive was made with dictionary {params.dictionary:014x}; give it with -D (or dictionary=)")
+    check_dictionary(params, dictionary)
     vocab = engine.model.vocab_size
     if vocab > 1 << params.precision_bits or params.start_token >= vocab:
         raise CorruptArchiveError(
             f"impossible parameters for a {vocab}-token model: precision {params.precision_bits} bits, "
             f"start token {params.start_token}"
+        )
+    if params.dictionary and dictionary is not None:
+        dictionary.check_model(engine.fingerprint, vocab)
+        primer = len(dictionary.content.primer)
+        if primer >= params.window:
+            raise CorruptArchiveError(f"a window of {params.window} tokens cannot hold dictionary {dictionary.describe()}'s primer of {primer}")
+
+
+def check_dictionary(params: CodingParams, dictionary: Dictionary | None) -> None:
+    """Refuse to decode without the dictionary the archive names (header key 20), or with another one."""
+    if not params.dictionary:
+        return  # a dictionary given for an archive that needs none is not used
+    if dictionary is None:
+        raise ModelMismatchError(
+            f"the archive was made with dictionary {params.dictionary:014x}, and none was given; give it with -D (or dictionary=)"
+        )
+    if dictionary.identity != params.dictionary:
+        raise ModelMismatchError(
+            f"the archive was made with dictionary {params.dictionary:014x}, not with the one given, "
+            f"{dictionary.describe()}; give the archive's dictionary with -D (or dictionary=)"
         )
 
 

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..container import CodingParams, FrameHeader
 from ..engine import Engine, shared_engine
@@ -21,6 +21,9 @@ from ..segments.progress import Progress
 from ..options import Options
 from ..segments.decoder import decode_segment
 from ..segments.encoder import CodedSegment, encode_segment
+
+if TYPE_CHECKING:
+    from ..dictionary import Dictionary
 
 __all__ = ["SegmentPool", "WorkerPool", "threads_per_worker"]
 
@@ -37,7 +40,7 @@ class SegmentPool(Protocol):
 
     def encoder(self, options: Options, params: CodingParams, progress: Progress | None = None) -> "PoolCoder": ...
 
-    def decoder(self, header: FrameHeader) -> "PoolDecoder": ...
+    def decoder(self, header: FrameHeader, dictionary: "Dictionary | None" = None) -> "PoolDecoder": ...
 
     def close(self) -> None: ...
 
@@ -63,10 +66,10 @@ def _encode(data: bytes, options: Options, params: CodingParams) -> CodedSegment
     return encode_segment(data, _engine, options, params)
 
 
-def _decode(header: FrameHeader, blocks: bytes, number: int, offset: int) -> bytes:
+def _decode(header: FrameHeader, blocks: bytes, number: int, offset: int, dictionary: "Dictionary | None" = None) -> bytes:
     assert _engine is not None
     engine = _engine
-    return decode_segment(header, blocks, lambda: engine, number, offset)
+    return decode_segment(header, blocks, lambda: engine, number, offset, dictionary)
 
 
 class WorkerPool:
@@ -94,8 +97,8 @@ class WorkerPool:
     def encoder(self: SegmentPool, options: Options, params: CodingParams, progress: Progress | None = None) -> "PoolCoder":
         return PoolCoder(self, options, params, progress)
 
-    def decoder(self: SegmentPool, header: FrameHeader) -> "PoolDecoder":
-        return PoolDecoder(self, header)
+    def decoder(self: SegmentPool, header: FrameHeader, dictionary: "Dictionary | None" = None) -> "PoolDecoder":
+        return PoolDecoder(self, header, dictionary)
 
     def close(self) -> None:
         for executor in self._executors:
@@ -137,8 +140,9 @@ class PoolCoder:
 class PoolDecoder:
     """Decodes one frame's segments on a :class:`WorkerPool`, handing their bytes back in order."""
 
-    def __init__(self, pool: SegmentPool, header: FrameHeader) -> None:
+    def __init__(self, pool: SegmentPool, header: FrameHeader, dictionary: "Dictionary | None" = None) -> None:
         self._pool, self._header = pool, header
+        self._dictionary = dictionary if header.params.dictionary else None
         self._pending: deque[Future] = deque()
         self._done: list[bytes] = []
 
@@ -146,7 +150,7 @@ class PoolDecoder:
         """A segment's blocks (``number``: its place in the frame; ``offset``: where its blocks start, for messages)."""
         if len(self._pending) >= IN_FLIGHT_PER_WORKER * self._pool.workers:
             self._done.append(self._pending.popleft().result())
-        self._pending.append(self._pool._submit(_decode, self._header, blocks, number, offset))
+        self._pending.append(self._pool._submit(_decode, self._header, blocks, number, offset, self._dictionary))
 
     def ready(self, *, wait: bool) -> list[bytes]:
         while self._pending and (wait or self._pending[0].done()):
