@@ -150,6 +150,13 @@ def test_concatenated_archives_decode_one_after_another(tmp_path: Path) -> None:
     assert [a["offset"] for a in report["archives"]] == [0, len(first), len(first) + len(second)]
 
 
+
+def test_decompress_range_gives_those_bytes_alone(binary_file: Path) -> None:
+    assert run("compress", str(binary_file)).exit_code == 0
+    result = run("decompress", "--range", "10:300", "-c", str(binary_file) + ".nacr")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes == BINARY[10:300]
+
 # --- destinations ---------------------------------------------------------------
 
 

@@ -148,7 +148,8 @@ def _decompress_range(source: BinaryIO, output: BinaryIO | None, meter: Meter, s
     """Only the original bytes of --range: an indexed archive in a file decodes just the segments that hold them."""
     assert settings.range is not None
     start, end = settings.range
-    with NacrithFile(source, "rb", **settings.decoding_options()) as archive:
+    options = {key: value for key, value in settings.decoding_options().items() if key in ("model", "threads", "dictionary")}
+    with NacrithFile(source, "rb", **options) as archive:
         size = archive.seek(0, io.SEEK_END)
         if start >= size or end > size:
             raise Refused(f"--range {start}:{end} is outside the content ({size:,} bytes)")
