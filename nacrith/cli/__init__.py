@@ -19,15 +19,18 @@ from .. import NacrithError, __version__, resolve_model
 from . import files, info, jobs
 from .bench import bench_command
 from .explain import explain_command
+from .train import train_command
 from ..constants import DEFAULT_SEGMENT_BYTES
 from ..workers.local import WorkerPool
 from .options import (
     ByteSize,
     check_coding_options,
+    dictionary_option,
     gpu_option,
     lanes_option,
     model_options,
     output_options,
+    load_dictionary,
     ray_option,
     verbosity_options,
     window_option,
@@ -68,6 +71,8 @@ def cli() -> None:
       nacrith test notes.txt.nacr         # decode and verify, write nothing
       nacrith info notes.txt.nacr         # what is inside, without decoding
       cat log.txt | nacrith compress | nacrith decompress
+      nacrith train samples/*.txt -o family.nacrd   # a dictionary for small files
+      nacrith compress -D family.nacrd records/*.txt
 
     Short names: c (compress), d (decompress), t (test), l (info).
     """
@@ -139,6 +144,7 @@ def _check_model(settings: jobs.Settings) -> None:
     type=ByteSize(),
     help=f"Largest segment (e.g. 256K, 4M): segments decode alone, spread over workers, and can be read at random  [default: {DEFAULT_SEGMENT_BYTES >> 20}M]",
 )
+@dictionary_option
 @workers_option
 @ray_option
 @gpu_option
@@ -157,6 +163,7 @@ def compress(
     window: int | None,
     ensemble: bool | None,
     segment_bytes: int | None,
+    dictionary: str | None,
     workers: int,
     ray: str | None,
     gpu: bool,
@@ -176,11 +183,23 @@ def compress(
       nacrith compress -c book.txt | ssh host 'cat > book.txt.nacr'
       nacrith compress --model other.gguf --window 1024 -T 4 book.txt
       nacrith compress --workers 2 --segment-size 256K big.log   # 2 processes, 1 thread each here
+      nacrith compress -D family.nacrd mails/*.eml   # small files of one family: see 'nacrith train'
     """
-    settings = _settings(
-        quiet, verbose, threads, force=force, keep=keep, model=model, lanes=lanes, window=window, ensemble=ensemble, segment_bytes=segment_bytes, gpu=gpu
-    )
     plan = files.plan(file, output, to_stdout, "compress")
+    settings = _settings(
+        quiet,
+        verbose,
+        threads,
+        force=force,
+        keep=keep,
+        model=model,
+        lanes=lanes,
+        window=window,
+        ensemble=ensemble,
+        segment_bytes=segment_bytes,
+        gpu=gpu,
+        dictionary=load_dictionary(dictionary),
+    )
     check_coding_options(**settings.coding_options())  # a bad --lanes/--window or --model is the command's problem, not each file's
     with _workers(settings, workers, ray) as settings:
         _finish(run_each(plan, lambda job: jobs.compress_file(job, settings)))
@@ -191,6 +210,7 @@ def compress(
 @output_options
 @verbosity_options
 @model_options
+@dictionary_option
 @workers_option
 @ray_option
 @gpu_option
@@ -206,6 +226,7 @@ def decompress(
     verbose: int,
     model: str | None,
     threads: int,
+    dictionary: str | None,
     workers: int,
     ray: str | None,
     gpu: bool,
@@ -224,9 +245,12 @@ def decompress(
       nacrith decompress -o notes.txt < archive.bin
       nacrith decompress --model other.gguf book.txt.nacr
       nacrith decompress --range 1000000:1001024 -c big.log.nacr
+      nacrith decompress -D family.nacrd records/*.nacr   # archives made with -D need it
     """
-    settings = _settings(quiet, verbose, threads, force=force, keep=keep, model=model, gpu=gpu, range=_byte_range(byte_range))
     plan = files.plan(file, output, to_stdout, "decompress")
+    settings = _settings(
+        quiet, verbose, threads, force=force, keep=keep, model=model, gpu=gpu, range=_byte_range(byte_range), dictionary=load_dictionary(dictionary)
+    )
     if settings.range is not None and len(plan) > 1:
         raise click.UsageError("--range reads one archive")
     _check_model(settings)
@@ -238,11 +262,14 @@ def decompress(
 @click.argument("file", nargs=-1, required=True, type=click.Path(dir_okay=True, allow_dash=True))
 @verbosity_options
 @model_options
+@dictionary_option
 @workers_option
 @ray_option
 @gpu_option
 @interruptible
-def test(file: tuple[str, ...], quiet: int, verbose: int, model: str | None, threads: int, workers: int, ray: str | None, gpu: bool) -> None:
+def test(
+    file: tuple[str, ...], quiet: int, verbose: int, model: str | None, threads: int, dictionary: str | None, workers: int, ray: str | None, gpu: bool
+) -> None:
     """Decode each FILE and verify its checksums, writing nothing.
 
     Exit status 0 when every archive decodes intact, 1 otherwise, with a message
@@ -253,9 +280,10 @@ def test(file: tuple[str, ...], quiet: int, verbose: int, model: str | None, thr
       nacrith test backup/*.nacr
       nacrith test -v notes.txt.nacr             # nacrith: notes.txt.nacr: OK
       curl -s https://example.org/x.nacr | nacrith test -
+      nacrith test -D family.nacrd records/*.nacr
     """
-    settings = _settings(quiet, verbose, threads, model=model, gpu=gpu)
     plan = files.plan(file, None, False, "test")
+    settings = _settings(quiet, verbose, threads, model=model, gpu=gpu, dictionary=load_dictionary(dictionary))
     _check_model(settings)
     with _workers(settings, workers, ray) as settings:
         _finish(run_each(plan, lambda job: jobs.decompress_file(job, settings)))
@@ -295,6 +323,7 @@ def info_command(file: tuple[str, ...], as_json: bool) -> None:
 
 cli.add_command(bench_command)
 cli.add_command(explain_command)
+cli.add_command(train_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -49,6 +49,8 @@ class Settings:
     gpu: bool = False
     range: tuple[int, int] | None = None
     """decompress --range: only these original bytes."""
+    dictionary: object | None = None
+    """-D: a :class:`~nacrith.Dictionary`, loaded once for all the command's files."""
 
     def coding_options(self) -> dict[str, object]:
         """Keyword arguments for NacrithCompressor: only those given, so the API's defaults stay the defaults."""
@@ -59,11 +61,12 @@ class Settings:
             "window": self.window,
             "segment_bytes": self.segment_bytes,
             "ensemble": self.ensemble,
+            "dictionary": self.dictionary,
         }
         return {key: value for key, value in chosen.items() if value is not None} | {"workers": self.workers, "gpu": self.gpu}
 
     def decoding_options(self) -> dict[str, object]:
-        return {"model": self.model, "threads": self.threads, "workers": self.workers, "gpu": self.gpu}
+        return {"model": self.model, "threads": self.threads, "workers": self.workers, "gpu": self.gpu, "dictionary": self.dictionary}
 
 
 def compress_file(job: Job, settings: Settings) -> None:
