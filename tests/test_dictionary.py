@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 import nacrith
 from nacrith.container import CodingParams, crc32
+from nacrith.container.writer import varint
 from nacrith.dictionary import Dictionary, DictionaryContent, identity_of, read_dictionary, replay, write_dictionary
 from nacrith.dictionary.layout import mixer_shape
 from nacrith.dictionary.train import learn, typical_order
@@ -131,8 +132,6 @@ def test_reserved_flags_bad_bias_and_bad_mixer_weights_are_corrupt() -> None:
     mixer_bytes = 8 * len(content.mixer) * len(content.mixer[0])  # type: ignore[arg-type]
     bias_at = len(plain) - mixer_bytes - content.vocab_size
     too_big = 2 * (SMALL.bias_limit + 1)  # zigzag of limit + 1
-    from nacrith.container.writer import varint
-
     edited = plain[:bias_at] + varint(too_big) + plain[bias_at + 1 :]
     with pytest.raises(CorruptArchiveError, match="bias"):
         read_dictionary(_with_crc(edited))
@@ -232,8 +231,7 @@ def test_the_start_state_is_the_replay_of_the_sequences_and_learning_goes_on_fro
     replayed = d.new_ensemble(SMALL, 24)
     by_hand = Ensemble(SMALL, content.vocab_size, 24)
     for sequence in content.sequences:
-        by_hand.begin_group([len(sequence)])
-        by_hand.update([0], [sequence[0]]) if False else None  # noqa: B018 (the replay learns without logits)
+        by_hand.begin_group([len(sequence)])  # the replay learns without logits: no mixer, no bias
         history: list[int] = []
         for token in sequence:
             by_hand.ngram.update(history, token)  # type: ignore[union-attr]
