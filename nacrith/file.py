@@ -22,7 +22,7 @@ __all__ = ["NacrithFile", "open"]
 READ_BLOCK = 1 << 16
 """Archive bytes read at a time: small next to a group, so output follows input closely."""
 
-_READ_OPTIONS = ("model", "threads", "progress", "dictionary")
+_READ_OPTIONS = ("model", "threads", "progress", "workers", "gpu", "dictionary")
 
 
 class NacrithFile(io.BufferedIOBase):

@@ -13,11 +13,13 @@ import os
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
+import click
+
 from .. import NacrithCompressor, NacrithDecompressor, NacrithFile
-from ..workers.local import SegmentPool
 from ..errors import NacrithError
+from ..workers.local import SegmentPool
 from . import files
-from .files import STDIO, Job, Refused
+from .files import STDIO, Job
 from .progress import Meter
 from .report import say
 
@@ -151,11 +153,10 @@ def _decompress_range(source: BinaryIO, output: BinaryIO | None, meter: Meter, s
     """Only the original bytes of --range: an indexed archive in a file decodes just the segments that hold them."""
     assert settings.range is not None
     start, end = settings.range
-    options = {key: value for key, value in settings.decoding_options().items() if key in ("model", "threads", "dictionary")}
-    with NacrithFile(source, "rb", **options) as archive:
+    with NacrithFile(source, "rb", **settings.decoding_options()) as archive:
         size = archive.seek(0, io.SEEK_END)
         if start >= size or end > size:
-            raise Refused(f"--range {start}:{end} is outside the content ({size:,} bytes)")
+            raise click.UsageError(f"--range {start}:{end} is outside the content ({size:,} bytes)")
         archive.seek(start)
         data = archive.read(end - start)
     meter.read(0)

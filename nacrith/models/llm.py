@@ -29,6 +29,8 @@ import numpy as np
 
 from ..errors import ModelNotFoundError, NacrithError
 from ..neural.schedule import Prefix
+from .cores import CoreShare, usable_cores
+from .registry import cache_dir
 
 try:
     import llama_cpp
@@ -56,10 +58,7 @@ def build_id() -> str:
 
 def default_threads() -> int:
     """Threads for llama.cpp: the cores this process may use (more only adds contention)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()
 
 
 @ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
@@ -203,7 +202,10 @@ class LaneEvaluator:
         primed = self.prefix.cached if self.prefix else 0
         if primed >= window:
             raise ValueError(f"a primer of {primed} cached tokens does not fit a window of {window}")
-        threads = threads or default_threads()
+        # Threads not chosen: this process's share of the cores among the nacrith processes running a model.
+        self._share = CoreShare.of_process(cache_dir() / "runners") if not threads else None
+        threads = threads or self._share.threads()  # type: ignore[union-attr]
+        self._threads = threads
         params = llama_cpp.llama_context_default_params()
         streams = lanes + 1 if primed else lanes  # the primer's own stream, after the lanes'
         params.n_ctx = streams * window
@@ -274,6 +276,11 @@ class LaneEvaluator:
 
         The returned array is a view of llama.cpp's buffer, valid until the next step.
         """
+        if self._share is not None:
+            threads = self._share.threads()
+            if threads != self._threads:  # thread counts never change the logits
+                llama_cpp.llama_set_n_threads(self._ctx, threads, threads)
+                self._threads = threads
         n = len(tokens)
         self._fill(lanes, tokens, positions)
         status = llama_cpp.llama_decode(self._ctx, self._batch)

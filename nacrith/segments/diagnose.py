@@ -8,7 +8,7 @@ message says which build to decode it with.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..container import BACKEND_LLAMA_CUDA, BACKENDS, NEURAL_METHODS, ChunkEntry, CodingParams, ModelInfo, build_tag
 from ..engine import Engine, describe_model
@@ -17,7 +17,24 @@ from ..errors import CorruptArchiveError, ModelMismatchError
 if TYPE_CHECKING:
     from ..dictionary import Dictionary
 
-__all__ = ["check_model", "check_dictionary", "chunk_failed"]
+__all__ = ["CheckedEngine", "check_model", "check_dictionary", "chunk_failed"]
+
+
+class CheckedEngine:
+    """The engine a frame's neural chunks are decoded with: got on first use (binary data needs none),
+    and checked then against the archive's model, parameters and dictionary."""
+
+    def __init__(self, factory: Callable[[], Engine], model: ModelInfo, params: CodingParams, dictionary: Dictionary | None = None) -> None:
+        self._factory, self._model, self._params, self._dictionary = factory, model, params, dictionary
+        self.engine: Engine | None = None
+        """The engine once it was asked for (None before: a failing chunk is then never neural)."""
+
+    def __call__(self) -> Engine:
+        if self.engine is None:
+            engine = self._factory()
+            check_model(self._model, self._params, engine, self._dictionary)
+            self.engine = engine
+        return self.engine
 
 
 def check_model(expected: ModelInfo, params: CodingParams, engine: Engine, dictionary: Dictionary | None = None) -> None:
