@@ -382,3 +382,18 @@ def test_the_cli_trains_compresses_and_decompresses_with_a_dictionary(tmp_path: 
     bad.write_bytes(b"\x8eNCD\x01" + bytes(30))
     broken = runner.invoke(nacrith.cli.cli, ["decompress", "-D", str(bad), "-c", archives[0]])
     assert broken.exit_code == 1 and "checksum" in broken.stderr
+
+
+def test_a_primed_archive_decodes_in_another_process(trained: Dictionary, tmp_path: Path) -> None:
+    """The primer's cache is evaluated again there, in a new context: it must be the encoder's, bit for bit."""
+    import subprocess
+    import sys
+
+    lines = b"".join(log_line(i) for i in range(600, 616))
+    (tmp_path / "logs.nacrd").write_bytes(trained.data)
+    archive = tmp_path / "logs.txt.nacr"
+    archive.write_bytes(nacrith.compress(lines, lanes=2, chunk_bytes=256, dictionary=trained, **FAST))
+    command = [sys.executable, "-m", "nacrith", "decompress", "-T", "1", "-D", str(tmp_path / "logs.nacrd"), "-c", str(archive)]
+    done = subprocess.run(command, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == lines
