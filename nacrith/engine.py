@@ -50,7 +50,8 @@ class Engine:
         ``prefix``: a dictionary's start, whose primer the evaluator evaluates once and keeps."""
         if self._evaluator_shape != (lanes, window, prefix):
             self._evaluator = None  # free the old KV cache before allocating the next
-            self._evaluator = self.model.evaluator(lanes, window, self.threads, prefix=prefix)
+            primed = {"prefix": prefix} if prefix is not None else {}
+            self._evaluator = self.model.evaluator(lanes, window, self.threads, **primed)
             self._evaluator_shape = (lanes, window, prefix)
         assert self._evaluator is not None
         return self._evaluator

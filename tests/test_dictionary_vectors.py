@@ -105,8 +105,7 @@ def test_the_reference_code_fails_a13_without_the_primer_or_the_state(slip: str)
     vector = BY_NAME["A13"]
     model = FormulaModel(vector["model"])
     if slip == "no state":
-        ref = reference_code()
-        ref["start"] = lambda *args: None
+        ref = {**reference_code(), "start": lambda *args: None}  # a copy: reference_code() is cached
     else:
         ref = reference_code((("    cached = [primed] * n", "    cached = [0] * n"),))
     with pytest.raises(Exception):  # a table that is not the encoder's: garbage tokens, then a failed assertion or payload
