@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 import nacrith
+from nacrith.cli import cli
 from nacrith.container import CodingParams, crc32
 from nacrith.container.writer import varint
 from nacrith.dictionary import Dictionary, DictionaryContent, identity_of, read_dictionary, replay, write_dictionary
@@ -356,10 +357,10 @@ def test_the_cli_trains_compresses_and_decompresses_with_a_dictionary(tmp_path: 
     for i in range(12):
         (samples / f"{i:02d}.log").write_bytes(log_line(400 + i))
     runner = CliRunner()
-    out = runner.invoke(nacrith.cli.cli, ["train", str(samples), "-o", str(tmp_path / "d.nacrd"), "--primer-bytes", "64", "--window", "64", "-T", "1"])
+    out = runner.invoke(cli, ["train", str(samples), "-o", str(tmp_path / "d.nacrd"), "--primer-bytes", "64", "--window", "64", "-T", "1"])
     assert out.exit_code == 0, out.output
     assert "d.nacrd" in out.stderr and "12 samples" in out.stderr
-    again = runner.invoke(nacrith.cli.cli, ["train", str(samples), "-o", str(tmp_path / "d.nacrd"), "--window", "64"])
+    again = runner.invoke(cli, ["train", str(samples), "-o", str(tmp_path / "d.nacrd"), "--window", "64"])
     assert again.exit_code == 1 and "already exists" in again.stderr
     records = []
     for i in range(3):
@@ -367,20 +368,20 @@ def test_the_cli_trains_compresses_and_decompresses_with_a_dictionary(tmp_path: 
         path.write_bytes(log_line(500 + i))
         records.append(str(path))
     d = ["-D", str(tmp_path / "d.nacrd")]
-    assert runner.invoke(nacrith.cli.cli, ["compress", *d, "-T", "1", "--window", "64", *records]).exit_code == 0
+    assert runner.invoke(cli, ["compress", *d, "-T", "1", "--window", "64", *records]).exit_code == 0
     archives = [r + ".nacr" for r in records]
-    missing = runner.invoke(nacrith.cli.cli, ["test", "-T", "1", archives[0]])
+    missing = runner.invoke(cli, ["test", "-T", "1", archives[0]])
     assert missing.exit_code == 1 and "give it with -D" in missing.stderr
-    assert runner.invoke(nacrith.cli.cli, ["test", *d, "-T", "1", *archives]).exit_code == 0
+    assert runner.invoke(cli, ["test", *d, "-T", "1", *archives]).exit_code == 0
     for r in records:
         Path(r).unlink()
-    assert runner.invoke(nacrith.cli.cli, ["decompress", *d, "-T", "1", *archives]).exit_code == 0
+    assert runner.invoke(cli, ["decompress", *d, "-T", "1", *archives]).exit_code == 0
     assert [Path(r).read_bytes() for r in records] == [log_line(500 + i) for i in range(3)]
-    info = runner.invoke(nacrith.cli.cli, ["info", archives[0]])
+    info = runner.invoke(cli, ["info", archives[0]])
     assert "dictionary" in info.output and f"{Dictionary.load(tmp_path / 'd.nacrd').identity:014x}" in info.output
     bad = tmp_path / "bad.nacrd"
     bad.write_bytes(b"\x8eNCD\x01" + bytes(30))
-    broken = runner.invoke(nacrith.cli.cli, ["decompress", "-D", str(bad), "-c", archives[0]])
+    broken = runner.invoke(cli, ["decompress", "-D", str(bad), "-c", archives[0]])
     assert broken.exit_code == 1 and "checksum" in broken.stderr
 
 
@@ -397,3 +398,22 @@ def test_a_primed_archive_decodes_in_another_process(trained: Dictionary, tmp_pa
     done = subprocess.run(command, capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout == lines
+
+
+def test_workers_code_and_decode_with_a_dictionary_as_one_process_does(trained: Dictionary, tmp_path: Path) -> None:
+    """The dictionary travels to each worker as its bytes; every segment starts from the same state."""
+    from nacrith.workers.local import WorkerPool
+
+    lines = b"".join(log_line(i) for i in range(1000, 1200))[:5000]  # two segments of at most 4 KiB
+    single = nacrith.compress(lines, lanes=4, segment_bytes=4096, dictionary=trained, **FAST)
+    assert len(nacrith.inspect(single).frames[0].segments) == 2
+    with WorkerPool(2, threads=1) as pool:
+        assert nacrith.compress(lines, lanes=4, segment_bytes=4096, dictionary=trained, window=64, workers=pool) == single
+        assert nacrith.decompress(single, dictionary=trained, workers=pool) == lines
+        with pytest.raises(ModelMismatchError, match="none was given"):
+            nacrith.decompress(single, workers=pool)
+    path = tmp_path / "logs.nacr"
+    path.write_bytes(single)
+    with nacrith.open(path, dictionary=trained, threads=1) as f:  # random access, segment by segment
+        f.seek(4500)
+        assert f.read(100) == lines[4500:4600]
