@@ -7,9 +7,13 @@ True
 The API follows the stdlib ``lzma`` module: one-shot ``compress``/``decompress``,
 reusable ``NacrithCompressor``/``NacrithDecompressor``, ``open`` for files, ``inspect``
 for what an archive holds without decoding it, and one error family rooted at ``NacrithError``.
+``train`` learns a ``Dictionary`` from samples of a family of small documents, which every
+function takes as ``dictionary=``.
 """
 
 from .api import ModelFile, NacrithCompressor, NacrithDecompressor, compress, decompress, resolve_model
+from .dictionary import Dictionary
+from .dictionary.train import train
 from .file import NacrithFile, open
 from .inspect import ArchiveInfo, ChunkInfo, FrameInfo, inspect
 from .neural.params import EnsembleParams
@@ -38,6 +42,8 @@ __all__ = [
     "ChunkInfo",
     "resolve_model",
     "ModelFile",
+    "train",
+    "Dictionary",
     "EnsembleParams",
     "NacrithError",
     "CorruptArchiveError",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_WINDOW, MAGIC
 from .container import FrameReader
+from .dictionary import Dictionary, as_dictionary
 from .engine import shared_engine
 from .errors import CorruptArchiveError, TruncatedArchiveError
 from .container import LAYOUT_INDEXED
@@ -66,22 +67,35 @@ class NacrithCompressor:
         gpu: bool = False,
         content_size: int | None = None,
         progress: Progress | None = None,
+        dictionary: str | os.PathLike[str] | Dictionary | None = None,
     ) -> None:
-        """``ensemble``: True for the default models mixed with the LLM, False for the LLM alone,
-        or an :class:`EnsembleParams` of your own (all of it is stored in the archive).
+        """``ensemble``: True for the default models mixed with the LLM (with a dictionary: its parameters),
+        False for the LLM alone, or an :class:`EnsembleParams` of your own (all of it is stored in the archive).
         ``segment_bytes``: the largest segment; each decodes alone, so they can be coded by several
         workers and read at random (default: 1 MiB, or 64 MiB when the input begins with binary data,
         which then loses nothing against xz). ``workers``: processes that code segments side by side (or a
         :class:`~nacrith.workers.local.WorkerPool` to share); the archive is the same for any number.
         ``gpu``: run the model on CUDA GPUs (worker ``i`` on device ``i``); the archive records it, and only
-        a GPU decodes it. ``content_size``: the input's size, when known, recorded in the header and checked."""
+        a GPU decodes it. ``content_size``: the input's size, when known, recorded in the header and checked.
+        ``dictionary``: a path or a loaded :class:`~nacrith.Dictionary` made by :func:`nacrith.train` for this
+        model: every lane starts from its primer, every ensemble from its state; the archive records its
+        identity and decodes only with it. Load it once (``Dictionary.load``) to compress many files."""
+        loaded = as_dictionary(dictionary)
         options = Options(
-            lanes=lanes, window=window, chunk_bytes=chunk_bytes, segment_bytes=segment_bytes, ensemble=ensemble_params(ensemble)
+            lanes=lanes,
+            window=window,
+            chunk_bytes=chunk_bytes,
+            segment_bytes=segment_bytes,
+            ensemble=ensemble_params(ensemble, loaded),
+            dictionary=loaded,
         )
         if content_size is not None and content_size < 0:
             raise ValueError("content_size must be >= 0")
+        engine = shared_engine(model, threads, gpu=0 if gpu else None)
+        if loaded is not None:
+            loaded.check_model(engine.fingerprint)
         self._pool, self._owns_pool = _pool(workers, model, threads, gpu)
-        self._encoder = FrameEncoder(shared_engine(model, threads, gpu=0 if gpu else None), options, content_size, progress, self._pool)
+        self._encoder = FrameEncoder(engine, options, content_size, progress, self._pool)
         self._finished = False
 
     def compress(self, data: bytes) -> bytes:
@@ -155,11 +169,16 @@ class NacrithDecompressor:
         workers: int | SegmentPool = 1,
         gpu: bool = False,
         memory_limit: int | None = None,
+        dictionary: str | os.PathLike[str] | Dictionary | None = None,
     ) -> None:
         """``workers``: processes that decode the segments of an indexed archive side by side (or a
-        :class:`~nacrith.workers.local.WorkerPool` to share). ``gpu``: for archives made on a GPU."""
+        :class:`~nacrith.workers.local.WorkerPool` to share). ``gpu``: for archives made on a GPU.
+        ``memory_limit``: bytes decoding may need (None: :func:`nacrith.memory.default_limit`).
+        ``dictionary``: the one an archive was made with (a path or a loaded :class:`~nacrith.Dictionary`);
+        an archive that names one decodes only with it, an archive that names none ignores it."""
         self._memory_limit = resolve_limit(memory_limit)
         self._model = model
+        self._dictionary = as_dictionary(dictionary)
         self._threads = threads
         self._gpu = 0 if gpu else None
         self._progress = progress
@@ -217,9 +236,11 @@ class NacrithDecompressor:
                 header = reader.read_header()
                 parallel = self._pool is not None and header.version == 2 and header.layout == LAYOUT_INDEXED
                 if parallel:
-                    frame = ParallelFrameDecoder(header, self._pool, self._progress, self._memory_limit)
+                    frame: FrameDecoder | ParallelFrameDecoder = ParallelFrameDecoder(
+                        header, self._pool, self._progress, self._memory_limit, self._dictionary
+                    )
                 else:
-                    frame = FrameDecoder(header, self._engine, self._progress, self._memory_limit)
+                    frame = FrameDecoder(header, self._engine, self._progress, self._memory_limit, self._dictionary)
                 self._reader, self._frame = reader, frame
             else:
                 reader = self._reader
@@ -273,8 +294,10 @@ def compress(
     workers: int | SegmentPool = 1,
     gpu: bool = False,
     progress: Progress | None = None,
+    dictionary: str | os.PathLike[str] | Dictionary | None = None,
 ) -> bytes:
-    """Compress ``data`` into one archive (its size recorded in the header)."""
+    """Compress ``data`` into one archive (its size recorded in the header); ``dictionary`` as
+    :class:`NacrithCompressor` takes it."""
     data = bytes(data)
     c = NacrithCompressor(
         model=model,
@@ -288,6 +311,7 @@ def compress(
         gpu=gpu,
         content_size=len(data),
         progress=progress,
+        dictionary=dictionary,
     )
     return c.compress(data) + c.flush()
 
@@ -301,13 +325,22 @@ def decompress(
     gpu: bool = False,
     progress: Progress | None = None,
     memory_limit: int | None = None,
+    dictionary: str | os.PathLike[str] | Dictionary | None = None,
 ) -> bytes:
     """Decompress a whole archive, or several concatenated ones into the concatenation of their
     contents (as lzma.decompress does). Trailing garbage, truncation and damage raise a NacrithError;
     an archive that needs more than ``memory_limit`` bytes (as :class:`NacrithDecompressor`) raises
-    :class:`~nacrith.MemoryLimitError`."""
+    :class:`~nacrith.MemoryLimitError`; an archive made with a dictionary needs it (``dictionary``),
+    else ModelMismatchError."""
     d = NacrithDecompressor(
-        model=model, threads=threads, progress=progress, read_across_frames=True, workers=workers, gpu=gpu, memory_limit=memory_limit
+        model=model,
+        threads=threads,
+        progress=progress,
+        read_across_frames=True,
+        workers=workers,
+        gpu=gpu,
+        memory_limit=memory_limit,
+        dictionary=dictionary,
     )
     try:
         out = d.decompress(bytes(data))

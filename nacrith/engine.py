@@ -17,6 +17,7 @@ from .models import registry
 
 if TYPE_CHECKING:
     from .models.llm import LaneEvaluator, LanguageModel
+    from .neural.schedule import Prefix
 
 __all__ = ["Engine", "shared_engine", "describe_model"]
 
@@ -34,7 +35,7 @@ class Engine:
         self.backend = BACKEND_LLAMA_CPU if gpu is None else BACKEND_LLAMA_CUDA
         self._model: LanguageModel | None = None
         self._evaluator: LaneEvaluator | None = None
-        self._evaluator_shape: tuple[int, int] | None = None
+        self._evaluator_shape: tuple[int, int, Prefix | None] | None = None
 
     @property
     def model(self) -> LanguageModel:
@@ -44,15 +45,17 @@ class Engine:
             self._model = LanguageModel(self.path, gpu=self.gpu)
         return self._model
 
-    def evaluator(self, lanes: int, context: int) -> LaneEvaluator:
+    def evaluator(self, lanes: int, context: int, prefix: Prefix | None = None) -> LaneEvaluator:
         """An evaluator for ``lanes`` sequences of ``context`` tokens each, reused while the shape stays the same.
 
         Coding asks for :func:`nacrith.memory.context_tokens` of each group, encoder and decoder alike, so
-        each group gets a context of the same size on both sides, whatever came before it."""
-        if self._evaluator_shape != (lanes, context):
+        each group gets a context of the same size on both sides, whatever came before it. ``prefix``: a
+        dictionary's start, whose primer the evaluator evaluates once and keeps."""
+        if self._evaluator_shape != (lanes, context, prefix):
             self._evaluator = None  # free the old KV cache before allocating the next
-            self._evaluator = self.model.evaluator(lanes, context, self.threads)
-            self._evaluator_shape = (lanes, context)
+            primed = {"prefix": prefix} if prefix is not None else {}
+            self._evaluator = self.model.evaluator(lanes, context, self.threads, **primed)
+            self._evaluator_shape = (lanes, context, prefix)
         assert self._evaluator is not None
         return self._evaluator
 

@@ -13,6 +13,7 @@ import os
 from typing import IO, Any, BinaryIO
 
 from .api import NacrithCompressor, NacrithDecompressor
+from .dictionary import as_dictionary
 from .engine import shared_engine
 from .random_access import IndexedArchive, open_indexed
 
@@ -21,7 +22,7 @@ __all__ = ["NacrithFile", "open"]
 READ_BLOCK = 1 << 16
 """Archive bytes read at a time: small next to a group, so output follows input closely."""
 
-_READ_OPTIONS = ("model", "threads", "progress", "workers", "gpu", "memory_limit")
+_READ_OPTIONS = ("model", "threads", "progress", "workers", "gpu", "memory_limit", "dictionary")
 
 
 class NacrithFile(io.BufferedIOBase):
@@ -40,6 +41,8 @@ class NacrithFile(io.BufferedIOBase):
             unknown = set(options) - set(_READ_OPTIONS)
             if unknown:
                 raise TypeError(f"options for writing given in read mode: {', '.join(sorted(unknown))}")
+            if "dictionary" in options:  # loaded once, for the stream reader and the random-access one
+                options = {**options, "dictionary": as_dictionary(options["dictionary"])}
             self._options = options
             self._start_reading()
             self._pos = 0
@@ -118,7 +121,7 @@ class NacrithFile(io.BufferedIOBase):
             here = fp.tell() if fp.seekable() else None
             o = self._options
             engine = lambda: shared_engine(o.get("model"), o.get("threads"), gpu=0 if o.get("gpu") else None)  # noqa: E731
-            self._indexed = open_indexed(fp, engine, o.get("memory_limit"))
+            self._indexed = open_indexed(fp, engine, o.get("memory_limit"), o.get("dictionary"))
             if self._indexed is None and here is not None:
                 fp.seek(here)  # the stream reader goes on where it was
         return self._indexed  # type: ignore[return-value]

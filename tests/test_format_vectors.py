@@ -68,6 +68,7 @@ from nacrith.container import (
     write_other,
 )
 from nacrith.container.fields import LAST_KEY
+from nacrith.dictionary import Dictionary
 from nacrith.container.writer import (
     BLOCK_END,
     BLOCK_GROUP,
@@ -96,7 +97,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FORMAT_MD = ROOT / "FORMAT.md"
 DESIGN_MD = ROOT / "DESIGN.md"
 VECTOR_DIR = ROOT / "format-vectors"
-KINDS = ("archives", "rejected", "v1-archives", "v1-rejected", "coder", "quantize", "exptable", "build", "schedule", "ensemble")
+KINDS = ("archives", "rejected", "v1-archives", "v1-rejected", "coder", "quantize", "exptable", "build", "schedule", "ensemble", "dictionaries")
 
 
 # --- reading FORMAT.md and the vector files -----------------------------------------------------------
@@ -117,7 +118,7 @@ def _load(kind: str) -> list[dict]:
 
 
 VECTORS = {kind: _load(kind) for kind in KINDS}
-ARCHIVES, REJECTED, V1_ARCHIVES, V1_REJECTED, CODERS, QUANTIZERS, TABLES, BUILDS, SCHEDULES, ENSEMBLES = (VECTORS[k] for k in KINDS)
+ARCHIVES, REJECTED, V1_ARCHIVES, V1_REJECTED, CODERS, QUANTIZERS, TABLES, BUILDS, SCHEDULES, ENSEMBLES, DICTIONARIES = (VECTORS[k] for k in KINDS)
 BY_NAME = {v["name"]: v for vectors in VECTORS.values() for v in vectors}
 MADE_HERE = [v for v in ARCHIVES if "model" in v]
 """Version 2 archives whose model is a formula or is not needed: nacrith's encoder writes them here."""
@@ -135,6 +136,13 @@ def _archive(vector: dict) -> bytes:
 
 def _content(vector: dict) -> bytes:
     return bytes.fromhex(vector["content"])
+
+
+def vector_dictionary(vector: dict) -> Dictionary | None:
+    """The dictionary an archive vector was coded with (its encoder's ``dictionary`` names a vector of
+    dictionaries.json), or None."""
+    name = vector.get("encoder", {}).get("dictionary")
+    return Dictionary(bytes.fromhex(BY_NAME[name]["dictionary"])) if name else None
 
 
 @functools.cache
@@ -559,8 +567,8 @@ class FormulaEngine:
         assert self._model is not None, "an archive without neural chunks used the model"
         return self._model
 
-    def evaluator(self, lanes: int, window: int) -> FormulaEvaluator:
-        return FormulaEvaluator(self.model)
+    def evaluator(self, lanes: int, window: int, prefix: object = None) -> FormulaEvaluator:
+        return FormulaEvaluator(self.model)  # a primer changes what the formula is given: the fed token, its position
 
     def start_token(self) -> int:
         return MODEL_PRESETS[self.preset].start_token if self.preset else self.spec["start_token"]
@@ -584,13 +592,14 @@ def vector_encode(vector: dict) -> bytes:
         min_chunk_bytes=settings["min_chunk_bytes"],
         segment_bytes=settings.get("segment_bytes", Options().segment_bytes),
         ensemble=EnsembleParams(*settings["ensemble"]) if settings["ensemble"] else None,
+        dictionary=vector_dictionary(vector),
     )
     content = _content(vector)
     encoder = FrameEncoder(FormulaEngine(vector["model"]), options, len(content) if settings.get("content_size", True) else None)
     return encoder.write(content[:100]) + encoder.write(content[100:]) + encoder.finish()
 
 
-def decode_with(engine: FormulaEngine | None, archive: bytes) -> bytes:
+def decode_with(engine: FormulaEngine | None, archive: bytes, dictionary: Dictionary | None = None) -> bytes:
     """The archive decoded frame by frame by nacrith's frame decoder, ``engine`` its only model."""
 
     def model() -> FormulaEngine:
@@ -599,17 +608,17 @@ def decode_with(engine: FormulaEngine | None, archive: bytes) -> bytes:
 
     out = bytearray()
     for reader in frames(io.BytesIO(archive)):
-        decoder = FrameDecoder(reader.read_header(), model)
+        decoder = FrameDecoder(reader.read_header(), model, dictionary=dictionary)
         for block in reader.blocks():
             out += decoder.decode(block)
         assert decoder.finished
     return bytes(out)
 
 
-def stream_with(engine: FormulaEngine | None, archive: bytes, piece: int = 7) -> tuple[bytes, bool]:
+def stream_with(engine: FormulaEngine | None, archive: bytes, piece: int = 7, dictionary: Dictionary | None = None) -> tuple[bytes, bool]:
     """The archive fed 7 bytes at a time to nacrith's streaming decompressor, ``engine`` its only model:
     the bytes it gives and whether it has reached the end."""
-    d = nacrith.NacrithDecompressor(read_across_frames=True)
+    d = nacrith.NacrithDecompressor(read_across_frames=True, dictionary=dictionary)
     if engine is not None:
         d._engine = lambda: engine  # the decompressor's one way to a model
     out = b"".join(d.decompress(archive[i : i + piece]) for i in range(0, len(archive), piece))
@@ -856,10 +865,10 @@ def test_chunks_runs_and_checksums_match_the_content(vector: dict) -> None:
 
 @pytest.mark.parametrize("vector", MADE_HERE, ids=_ids(MADE_HERE))
 def test_archive_decodes_to_its_content(vector: dict) -> None:
-    archive, content = _archive(vector), _content(vector)
+    archive, content, dictionary = _archive(vector), _content(vector), vector_dictionary(vector)
     engine = FormulaEngine(vector["model"])
-    assert decode_with(engine, archive) == content
-    assert stream_with(engine, archive) == (content, True)
+    assert decode_with(engine, archive, dictionary) == content
+    assert stream_with(engine, archive, dictionary=dictionary) == (content, True)
 
 
 @pytest.mark.parametrize("vector", ARCHIVES + V1_ARCHIVES, ids=_ids(ARCHIVES + V1_ARCHIVES))
@@ -914,12 +923,15 @@ def test_archives_show_what_they_say() -> None:
 # --- FORMAT.md's reference code decodes the neural payloads ------------------------------------------------
 
 
-def reference_group(ref: dict, lanes: list[tuple], params: CodingParams, pieces, evaluator, ensemble, *, version: int, slip: bool = False) -> None:
+def reference_group(
+    ref: dict, lanes: list[tuple], params: CodingParams, pieces, evaluator, ensemble, *, version: int, slip: bool = False, primer: tuple[int, ...] = ()
+) -> None:
     """FORMAT.md's schedule, slides, quantization (or ensemble) and decoder, fed the logits of
     ``evaluator``, decode one group's lanes, each a (method, end, payload, original bytes), ``end``
     its length (version 2) or token count (version 1); the tokens must be the original bytes', and
     FORMAT.md's encoder must give back each payload from them. ``slip``: a version 2 group reserves
-    its lanes' token counts, as version 1's did, instead of their lengths."""
+    its lanes' token counts, as version 1's did, instead of their lengths. ``primer``: a dictionary's, which
+    every lane's cache holds after the start token (FORMAT.md, "Primed lanes")."""
     n, total = len(lanes), 1 << params.precision_bits
     texts = [original.replace(b"\r\n", b"\n") if method == 3 else original for method, _, _, original in lanes]
     decoders = [ref["Decoder"](payload, strict=version == 2) for _, _, payload, _ in lanes]
@@ -933,13 +945,14 @@ def reference_group(ref: dict, lanes: list[tuple], params: CodingParams, pieces,
 
     if ensemble:
         ensemble.begin_group([len(text) for text in texts] if slip else ends)
-    for event in ref["schedule"](n, more, params.window, params.slide_keep):
+    prefix = (params.start_token, *primer)
+    for event in ref["schedule"](n, more, params.window, params.slide_keep, len(primer)):
         if event[0] == "slide":
             _, lane, drop = event
             evaluator.slide(lane, drop, params.window)
             continue
         _, s, step_lanes, positions = event
-        fed = [tokens[i][s - 1] if s else params.start_token for i in step_lanes]
+        fed = [tokens[i][s - 1] if s else prefix[-1] for i in step_lanes]
         logits = np.array(evaluator.step(step_lanes, fed, positions), dtype=np.float32)
         if ensemble:
             rows = ensemble.frequencies(step_lanes, logits)
@@ -966,8 +979,11 @@ def reference_group(ref: dict, lanes: list[tuple], params: CodingParams, pieces,
             assert payload.rstrip(b"\0").hex() == lanes[i][2].hex()
 
 
-def reference_frame(ref: dict, archive: bytes, content: bytes, pieces, vocab: int, evaluator_for, *, slip: bool = False) -> int:
-    """Every neural chunk of the archive decoded by FORMAT.md's reference code; the number of lanes."""
+def reference_frame(
+    ref: dict, archive: bytes, content: bytes, pieces, vocab: int, evaluator_for, *, slip: bool = False, dictionary: Dictionary | None = None
+) -> int:
+    """Every neural chunk of the archive decoded by FORMAT.md's reference code; the number of lanes.
+    ``dictionary``: the one the archive names, whose primer and state FORMAT.md's code starts from."""
     checked = 0
     if archive[4] == 1:  # version 1: one ensemble for the frame, lanes among the stored and zstd chunks
         header, groups, _ = SpecParserV1(archive).parse()
@@ -986,10 +1002,14 @@ def reference_frame(ref: dict, archive: bytes, content: bytes, pieces, vocab: in
         return checked
     frame = SpecParser(archive).parse()
     p = frame["params"]
+    assert (dictionary.identity if dictionary else 0) == p.dictionary
+    d = dictionary.content if dictionary else None
     for groups in lanes_with_content(frame, content):  # each segment with a fresh ensemble
         ensemble = ref["Ensemble"](p.ensemble.values(), vocab, p.precision_bits) if p.ensemble else None
+        if ensemble and d and d.ensemble == p.ensemble:  # the dictionary's state
+            ref["start"](ensemble, d.bias, d.mixer, d.sequences)
         for lanes in groups:
-            reference_group(ref, lanes, p, pieces, evaluator_for(len(lanes)), ensemble, version=2, slip=slip)
+            reference_group(ref, lanes, p, pieces, evaluator_for(len(lanes)), ensemble, version=2, slip=slip, primer=d.primer if d else ())
             checked += len(lanes)
     return checked
 
@@ -1001,7 +1021,8 @@ FORMULA_ARCHIVES = [v for v in MADE_HERE + V1_FORMULA if "logit" in v["model"]]
 def test_reference_code_decodes_the_formula_payloads(vector: dict) -> None:
     """What an implementer without llama.cpp can check: FORMAT.md's code and the formula decode the payloads."""
     archive, model = _archive(vector), FormulaModel(vector["model"])
-    lanes = reference_frame(reference_code(), archive, _content(vector), model.pieces, model.vocab_size, lambda n: FormulaEvaluator(model))
+    evaluator = lambda n: FormulaEvaluator(model)  # noqa: E731
+    lanes = reference_frame(reference_code(), archive, _content(vector), model.pieces, model.vocab_size, evaluator, dictionary=vector_dictionary(vector))
     assert lanes >= 1
 
 

@@ -19,16 +19,19 @@ from .. import NacrithError, __version__, resolve_model
 from . import files, info, jobs
 from .bench import bench_command
 from .explain import explain_command
+from .train import train_command
 from ..constants import DEFAULT_SEGMENT_BYTES
 from ..workers.local import WorkerPool
 from .options import (
     ByteSize,
     check_coding_options,
+    dictionary_option,
     gpu_option,
     lanes_option,
     memory_option,
     model_options,
     output_options,
+    load_dictionary,
     ray_option,
     verbosity_options,
     window_option,
@@ -69,6 +72,8 @@ def cli() -> None:
       nacrith test notes.txt.nacr         # decode and verify, write nothing
       nacrith info notes.txt.nacr         # what is inside, without decoding
       cat log.txt | nacrith compress | nacrith decompress
+      nacrith train samples/*.txt -o family.nacrd   # a dictionary for small files
+      nacrith compress -D family.nacrd records/*.txt
 
     Short names: c (compress), d (decompress), t (test), l (info).
     """
@@ -140,6 +145,7 @@ def _check_model(settings: jobs.Settings) -> None:
     type=ByteSize(),
     help=f"Largest segment (e.g. 256K, 4M): segments decode alone, spread over workers, and can be read at random  [default: {DEFAULT_SEGMENT_BYTES >> 20}M]",
 )
+@dictionary_option
 @workers_option
 @ray_option
 @gpu_option
@@ -158,6 +164,7 @@ def compress(
     window: int | None,
     ensemble: bool | None,
     segment_bytes: int | None,
+    dictionary: str | None,
     workers: int,
     ray: str | None,
     gpu: bool,
@@ -177,11 +184,23 @@ def compress(
       nacrith compress -c book.txt | ssh host 'cat > book.txt.nacr'
       nacrith compress --model other.gguf --window 1024 -T 4 book.txt
       nacrith compress --workers 2 --segment-size 256K big.log   # 2 processes, 1 thread each here
+      nacrith compress -D family.nacrd mails/*.eml   # small files of one family: see 'nacrith train'
     """
-    settings = _settings(
-        quiet, verbose, threads, force=force, keep=keep, model=model, lanes=lanes, window=window, ensemble=ensemble, segment_bytes=segment_bytes, gpu=gpu
-    )
     plan = files.plan(file, output, to_stdout, "compress")
+    settings = _settings(
+        quiet,
+        verbose,
+        threads,
+        force=force,
+        keep=keep,
+        model=model,
+        lanes=lanes,
+        window=window,
+        ensemble=ensemble,
+        segment_bytes=segment_bytes,
+        gpu=gpu,
+        dictionary=load_dictionary(dictionary),
+    )
     check_coding_options(**settings.coding_options())  # a bad --lanes/--window or --model is the command's problem, not each file's
     with _workers(settings, workers, ray) as settings:
         _finish(run_each(plan, lambda job: jobs.compress_file(job, settings)))
@@ -192,6 +211,7 @@ def compress(
 @output_options
 @verbosity_options
 @model_options
+@dictionary_option
 @workers_option
 @ray_option
 @gpu_option
@@ -208,6 +228,7 @@ def decompress(
     verbose: int,
     model: str | None,
     threads: int,
+    dictionary: str | None,
     workers: int,
     ray: str | None,
     gpu: bool,
@@ -230,11 +251,13 @@ def decompress(
       nacrith decompress --model other.gguf book.txt.nacr
       nacrith decompress --range 1000000:1001024 -c big.log.nacr
       nacrith decompress --memory 16G wide-window.nacr
+      nacrith decompress -D family.nacrd records/*.nacr   # archives made with -D need it
     """
-    settings = _settings(
-        quiet, verbose, threads, force=force, keep=keep, model=model, gpu=gpu, range=_byte_range(byte_range), memory_limit=memory_limit
-    )
     plan = files.plan(file, output, to_stdout, "decompress")
+    settings = _settings(
+        quiet, verbose, threads, force=force, keep=keep, model=model, gpu=gpu, range=_byte_range(byte_range),
+        memory_limit=memory_limit, dictionary=load_dictionary(dictionary),
+    )
     if settings.range is not None and len(plan) > 1:
         raise click.UsageError("--range reads one archive")
     _check_model(settings)
@@ -246,6 +269,7 @@ def decompress(
 @click.argument("file", nargs=-1, required=True, type=click.Path(dir_okay=True, allow_dash=True))
 @verbosity_options
 @model_options
+@dictionary_option
 @workers_option
 @ray_option
 @gpu_option
@@ -257,6 +281,7 @@ def test(
     verbose: int,
     model: str | None,
     threads: int,
+    dictionary: str | None,
     workers: int,
     ray: str | None,
     gpu: bool,
@@ -272,9 +297,12 @@ def test(
       nacrith test backup/*.nacr
       nacrith test -v notes.txt.nacr             # nacrith: notes.txt.nacr: OK
       curl -s https://example.org/x.nacr | nacrith test -
+      nacrith test -D family.nacrd records/*.nacr
     """
-    settings = _settings(quiet, verbose, threads, model=model, gpu=gpu, memory_limit=memory_limit)
     plan = files.plan(file, None, False, "test")
+    settings = _settings(
+        quiet, verbose, threads, model=model, gpu=gpu, memory_limit=memory_limit, dictionary=load_dictionary(dictionary)
+    )
     _check_model(settings)
     with _workers(settings, workers, ray) as settings:
         _finish(run_each(plan, lambda job: jobs.decompress_file(job, settings)))
@@ -314,6 +342,7 @@ def info_command(file: tuple[str, ...], as_json: bool) -> None:
 
 cli.add_command(bench_command)
 cli.add_command(explain_command)
+cli.add_command(train_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -61,6 +61,7 @@ def _render_frame(report: dict[str, Any], title: str) -> str:
         ("segment size", _bytes(params["segment_bytes"]) if params["segment_bytes"] else "- (one sequence)"),
         ("start token", str(params["start_token"])),
         ("ensemble", _ensemble(params["ensemble"])),
+        ("dictionary", f"{params['dictionary']:014x} (decode with -D and that dictionary)" if params.get("dictionary") else "none"),
         ("segments", str(len(report["segments"]))),
         ("groups", str(report["groups"])),
     ]

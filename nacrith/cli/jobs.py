@@ -53,6 +53,8 @@ class Settings:
     """decompress --range: only these original bytes."""
     memory_limit: int | None = None
     """decompress and test --memory (None: the API's default)."""
+    dictionary: object | None = None
+    """-D: a :class:`~nacrith.Dictionary`, loaded once for all the command's files."""
 
     def coding_options(self) -> dict[str, object]:
         """Keyword arguments for NacrithCompressor: only those given, so the API's defaults stay the defaults."""
@@ -63,11 +65,19 @@ class Settings:
             "window": self.window,
             "segment_bytes": self.segment_bytes,
             "ensemble": self.ensemble,
+            "dictionary": self.dictionary,
         }
         return {key: value for key, value in chosen.items() if value is not None} | {"workers": self.workers, "gpu": self.gpu}
 
     def decoding_options(self) -> dict[str, object]:
-        return {"model": self.model, "threads": self.threads, "workers": self.workers, "gpu": self.gpu, "memory_limit": self.memory_limit}
+        return {
+            "model": self.model,
+            "threads": self.threads,
+            "workers": self.workers,
+            "gpu": self.gpu,
+            "memory_limit": self.memory_limit,
+            "dictionary": self.dictionary,
+        }
 
 
 def compress_file(job: Job, settings: Settings) -> None:

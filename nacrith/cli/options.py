@@ -24,6 +24,8 @@ __all__ = [
     "workers_option",
     "ray_option",
     "gpu_option",
+    "dictionary_option",
+    "load_dictionary",
     "check_coding_options",
 ]
 
@@ -125,6 +127,29 @@ gpu_option = click.option(
     "--gpu", is_flag=True, help="Run the model on CUDA GPUs (worker i on GPU i; needs llama-cpp-python built with CUDA). "
     "An archive made on a GPU decodes only on a GPU."
 )
+
+
+dictionary_option = click.option(
+    "-D",
+    "--dictionary",
+    "dictionary",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="A dictionary made by 'nacrith train' for this family of documents. An archive made with one "
+    "decodes only with the same one.",
+)
+
+
+def load_dictionary(path: str | None) -> Any:
+    """The -D file, loaded once for all the command's files; a bad one ends the command (exit 1)."""
+    if path is None:
+        return None
+    from ..dictionary import Dictionary
+
+    try:
+        return Dictionary.load(path)
+    except (NacrithError, OSError) as exc:
+        raise Fatal(describe(exc)) from None
 
 
 def check_coding_options(**chosen: Any) -> None:

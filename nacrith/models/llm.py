@@ -6,7 +6,9 @@ Two objects:
 * :class:`LaneEvaluator` runs up to ``lanes`` token sequences side by side, one token
   each per ``llama_decode``, every sequence in its own KV stream, and slides each
   sequence's window in place (``llama_memory_seq_rm`` + ``llama_memory_seq_add``)
-  instead of re-evaluating its context.
+  instead of re-evaluating its context. With a dictionary's :class:`~nacrith.neural.schedule.Prefix`
+  it keeps the primer's cache in one more stream, evaluated once, and copies it into every
+  lane when a group starts (``llama_memory_seq_cp``).
 
 Exactness: llama.cpp's logits depend on the batch shape (measured: up to ~2.5 logits
 apart between a sequence evaluated alone and in a 64-lane batch). So the evaluator
@@ -31,6 +33,7 @@ import numpy as np
 
 from ..errors import ModelNotFoundError, NacrithError
 from ..memory import F16_BYTES, ModelShape
+from ..neural.schedule import Prefix
 from .cores import CoreShare, usable_cores
 from .registry import cache_dir
 
@@ -199,32 +202,47 @@ class LanguageModel:
         pieces = self.pieces
         return b"".join(pieces[t] for t in tokens)
 
-    def evaluator(self, lanes: int, context: int, threads: int | None = None, max_batch: int | None = None) -> "LaneEvaluator":
-        return LaneEvaluator(self, lanes, context, threads, max_batch)
+    def evaluator(
+        self, lanes: int, context: int, threads: int | None = None, max_batch: int | None = None, prefix: Prefix | None = None
+    ) -> "LaneEvaluator":
+        return LaneEvaluator(self, lanes, context, threads, max_batch, prefix)
 
 
 class LaneEvaluator:
     """Evaluates up to ``lanes`` sequences in lockstep, each in a KV stream of ``context`` tokens."""
 
     def __init__(
-        self, model: LanguageModel, lanes: int, context: int, threads: int | None = None, max_batch: int | None = None
+        self,
+        model: LanguageModel,
+        lanes: int,
+        context: int,
+        threads: int | None = None,
+        max_batch: int | None = None,
+        prefix: Prefix | None = None,
     ) -> None:
         """``context``: at least the tokens a lane holds at once (the window, or fewer for short chunks:
         :func:`nacrith.memory.context_tokens`). ``max_batch`` (default: ``lanes``) allows bigger steps, for
-        measurements that evaluate many tokens of one lane at once; coding always steps one token per lane."""
+        measurements that evaluate many tokens of one lane at once; coding always steps one token per lane.
+        ``prefix``: a dictionary's start (FORMAT.md, "Primed lanes"), whose cached tokens every :meth:`reset`
+        puts in every lane."""
         self.model = model
         self.lanes = lanes
         self.context = context
+        self.prefix = prefix if prefix is not None and prefix.cached else None
+        primed = self.prefix.cached if self.prefix else 0
+        if primed >= context:
+            raise ValueError(f"a primer of {primed} cached tokens does not fit a context of {context}")
         # Threads not chosen: this process's share of the cores among the nacrith processes running a model.
         self._share = CoreShare.of_process(cache_dir() / "runners") if not threads else None
         threads = threads or self._share.threads()  # type: ignore[union-attr]
         self._threads = threads
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = lanes * context
-        batch = max(lanes, max_batch or 1)
+        streams = lanes + 1 if primed else lanes  # the primer's own stream, after the lanes'
+        params.n_ctx = streams * context
+        batch = max(lanes, max_batch or 1, primed)
         params.n_batch = batch
         params.n_ubatch = batch  # one step is always one ubatch: no split that timing could change
-        params.n_seq_max = lanes
+        params.n_seq_max = streams
         params.n_threads = threads
         params.n_threads_batch = threads
         params.kv_unified = False  # a KV stream per lane: measured fastest for lockstep lanes
@@ -238,6 +256,17 @@ class LaneEvaluator:
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(batch, 0, 1)
         self._n_vocab = model.vocab_size
+        if self.prefix:
+            self._evaluate_primer(self.prefix.tokens[:-1])
+
+    def _evaluate_primer(self, tokens: tuple[int, ...]) -> None:
+        """The prefix's cached tokens, once, into the primer's stream (sequence ``lanes``): one
+        ``llama_decode`` of all of them at positions 0 to n - 1, so encoder and decoder hold the same keys."""
+        n = len(tokens)
+        self._fill([self.lanes] * n, list(tokens), list(range(n)), outputs=[i == n - 1 for i in range(n)])
+        status = llama_cpp.llama_decode(self._ctx, self._batch)
+        if status != 0:
+            raise NacrithError(f"llama_decode failed with status {status} (a primer of {n} tokens)")
 
     def __del__(self) -> None:
         try:
@@ -253,8 +282,13 @@ class LaneEvaluator:
             pass
 
     def reset(self) -> None:
-        """Forget every lane's context, as if the evaluator were new."""
-        llama_cpp.llama_memory_clear(self._memory, True)
+        """Forget every lane's context, as if the evaluator were new: each lane's cache is empty, or with a
+        prefix, a copy of the primer's (the whole stream is copied at the next ``llama_decode``)."""
+        if not self.prefix:
+            llama_cpp.llama_memory_clear(self._memory, True)
+            return
+        for lane in range(self.lanes):
+            llama_cpp.llama_memory_seq_cp(self._memory, self.lanes, lane, -1, -1)
 
     def slide(self, lane: int, drop: int, length: int) -> None:
         """Drop the ``drop`` oldest of ``length`` cached tokens of ``lane`` after its start token, and shift
@@ -278,16 +312,19 @@ class LaneEvaluator:
                 llama_cpp.llama_set_n_threads(self._ctx, threads, threads)
                 self._threads = threads
         n = len(tokens)
-        batch = self._batch
-        batch.n_tokens = n
-        for i in range(n):
-            batch.token[i] = tokens[i]
-            batch.pos[i] = positions[i]
-            batch.n_seq_id[i] = 1
-            batch.seq_id[i][0] = lanes[i]
-            batch.logits[i] = 1
-        status = llama_cpp.llama_decode(self._ctx, batch)
+        self._fill(lanes, tokens, positions)
+        status = llama_cpp.llama_decode(self._ctx, self._batch)
         if status != 0:
             raise NacrithError(f"llama_decode failed with status {status} ({n} lanes)")
         pointer = llama_cpp.llama_get_logits(self._ctx)
         return np.ctypeslib.as_array(pointer, shape=(n, self._n_vocab))
+
+    def _fill(self, sequences: list[int], tokens: list[int], positions: list[int], outputs: list[bool] | None = None) -> None:
+        batch = self._batch
+        batch.n_tokens = len(tokens)
+        for i in range(len(tokens)):
+            batch.token[i] = tokens[i]
+            batch.pos[i] = positions[i]
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = sequences[i]
+            batch.logits[i] = 1 if outputs is None else int(outputs[i])

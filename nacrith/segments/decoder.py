@@ -8,55 +8,70 @@ out as soon as they are placed, so output follows input group by group.
 from __future__ import annotations
 
 import io
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .. import fallback
 from ..container import METHOD_NEURAL_CRLF, CodingParams, EndBlock, FrameHeader, FrameReader, Group, ModelInfo, OtherBytes, crc32
 from ..engine import Engine
 from ..errors import CorruptArchiveError
-from ..memory import context_tokens
 from .diagnose import CheckedEngine, chunk_failed
 from .progress import LaneReport, Progress
+from .start import group_evaluator, lane_prefix, new_ensemble
 from ..neural.ensemble import Ensemble
 from ..neural.lanes import LaneFailed, LaneLengths, decode_group
+from ..neural.schedule import Prefix
 from ..transforms import lf_to_crlf
+
+if TYPE_CHECKING:
+    from ..dictionary import Dictionary
 
 __all__ = ["SegmentDecoder", "decode_segment", "decode_text_group"]
 
 
 def decode_text_group(
-    group: Group, engine: Engine, params: CodingParams, ensemble: Ensemble | None, progress: Progress | None
+    group: Group, engine: Engine, params: CodingParams, ensemble: Ensemble | None, progress: Progress | None, prefix: Prefix | None = None
 ) -> list[bytes]:
     """The bytes of a version 2 group's chunks (decoded until each reaches its length), not yet checked.
-    The caller has checked the group's memory need (:meth:`.diagnose.CheckedEngine.group`)."""
+    The caller has checked the group's memory need (:meth:`.diagnose.CheckedEngine.group`).
+    ``prefix``: what every lane starts from (default: the start token alone)."""
     model = engine.model
     methods = [e.method for e in group.entries]
     crlf = [m == METHOD_NEURAL_CRLF for m in methods]
     lengths = [e.length for e in group.entries]
+    prefix = prefix or Prefix.bare(params.start_token)
     tokens = decode_group(
-        engine.evaluator(len(group.entries), context_tokens(params.window, max(lengths))),
+        group_evaluator(engine, len(group.entries), params, prefix, max(lengths)),
         group.payloads,
         LaneLengths(lengths, crlf, model.piece_lengths, model.piece_newlines),
         params,
         regions=lengths,
         ensemble=ensemble,
         progress=LaneReport(progress, model, methods) if progress else None,
+        prefix=prefix,
     )
     return [lf_to_crlf(model.detokenize(t)) if c else model.detokenize(t) for t, c in zip(tokens, crlf)]
 
 
 class SegmentDecoder:
-    """Decodes the blocks of one version 2 segment, in order, from a fresh ensemble.
+    """Decodes the blocks of one version 2 segment, in order, from a fresh ensemble (or its dictionary's state).
 
     ``engine`` is asked on the first group only: a segment of other bytes needs no model.
     """
 
     def __init__(
-        self, model: ModelInfo, params: CodingParams, engine: CheckedEngine, number: int = 0, progress: Progress | None = None
+        self,
+        model: ModelInfo,
+        params: CodingParams,
+        engine: CheckedEngine,
+        number: int = 0,
+        progress: Progress | None = None,
+        dictionary: Dictionary | None = None,
     ) -> None:
-        """``model``: the archive's, to say whether a chunk that fails is damage or another build's logits."""
+        """``model``: the archive's, to say whether a chunk that fails is damage or another build's logits.
+        ``dictionary``: the one the archive names (the caller has checked it is)."""
         self.model = model
         self.params = params
+        self.dictionary = dictionary if params.dictionary else None
         self.number = number
         self._engine = engine
         self._progress = progress
@@ -96,10 +111,10 @@ class SegmentDecoder:
         engine = self._engine.group(len(group.entries), max(e.length for e in group.entries), where)
         p = self.params
         if p.ensemble is not None and self._ensemble is None:
-            self._ensemble = Ensemble(p.ensemble, engine.model.vocab_size, p.precision_bits)
+            self._ensemble = new_ensemble(p, engine.model.vocab_size, self.dictionary)
         where += ", chunk"
         try:
-            chunks = decode_text_group(group, engine, p, self._ensemble, self._progress)
+            chunks = decode_text_group(group, engine, p, self._ensemble, self._progress, lane_prefix(p, self.dictionary))
         except LaneFailed as exc:
             chunk_failed(self.model, engine, f"{where} {exc.lane}", group.entries[exc.lane], exc.reason)
         for i, (entry, data) in enumerate(zip(group.entries, chunks)):
@@ -143,14 +158,21 @@ class SegmentDecoder:
 
 
 def decode_segment(
-    header: FrameHeader, blocks: bytes, engine: Callable[[], Engine], number: int = 0, offset: int = 0, memory_limit: int | None = None
+    header: FrameHeader,
+    blocks: bytes,
+    engine: Callable[[], Engine],
+    number: int = 0,
+    offset: int = 0,
+    memory_limit: int | None = None,
+    dictionary: Dictionary | None = None,
 ) -> bytes:
     """The original bytes of one segment, from its blocks alone (``offset``: where they are in the archive,
-    for messages), within ``memory_limit`` bytes. This is what a worker does with a segment; the reader has
-    already checked its structure."""
+    for messages), within ``memory_limit`` bytes (``dictionary``: the one the archive names, if any). This
+    is what a worker does with a segment; the reader has already checked its structure."""
     reader = FrameReader(io.BytesIO(blocks), offset)
     reader.header = header
-    decoder = SegmentDecoder(header.model, header.params, CheckedEngine(engine, header.model, header.params, memory_limit), number)
+    checked = CheckedEngine(engine, header.model, header.params, memory_limit, dictionary)
+    decoder = SegmentDecoder(header.model, header.params, checked, number, dictionary=dictionary)
     out = bytearray()
     while not decoder.finished:
         out += decoder.decode(reader.read_block())  # type: ignore[arg-type]

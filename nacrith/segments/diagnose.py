@@ -1,4 +1,5 @@
-"""Why a frame cannot be decoded here: a different model, a different llama.cpp build, too little memory, or damage.
+"""Why a frame cannot be decoded here: a different model, a missing or other dictionary, a different
+llama.cpp build, too little memory, or damage.
 
 A chunk that fails its checksum is damage, unless it is neural and this llama.cpp build is
 not the one that wrote the archive: then the logits, not the bytes, are what differ, and the
@@ -9,24 +10,34 @@ loads, each group's context before the group.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..container import BACKEND_LLAMA_CUDA, BACKENDS, NEURAL_METHODS, ChunkEntry, CodingParams, ModelInfo, build_tag
 from ..engine import Engine, describe_model
 from ..errors import CorruptArchiveError, ModelMismatchError
 from ..memory import check, context_tokens, need, resolve_limit
 
-__all__ = ["CheckedEngine", "check_model", "check_identity", "check_vocabulary", "chunk_failed"]
+if TYPE_CHECKING:
+    from ..dictionary import Dictionary
+
+__all__ = ["CheckedEngine", "check_model", "check_identity", "check_dictionary", "check_vocabulary", "chunk_failed"]
 
 
 class CheckedEngine:
     """The engine a frame's neural chunks are decoded with: got on first use (binary data needs none),
-    and checked then against the archive's model and parameters, and against ``memory_limit`` (bytes;
-    None: :func:`nacrith.memory.default_limit`): the model file and the ensemble's tables before the
-    model loads, and each group's whole need before its context (:meth:`group`)."""
+    and checked then against the archive's model, parameters and dictionary, and against ``memory_limit``
+    (bytes; None: :func:`nacrith.memory.default_limit`): the model file and the ensemble's tables before
+    the model loads, and each group's whole need before its context (:meth:`group`)."""
 
-    def __init__(self, factory: Callable[[], Engine], model: ModelInfo, params: CodingParams, memory_limit: int | None = None) -> None:
-        self._factory, self._model, self._params = factory, model, params
+    def __init__(
+        self,
+        factory: Callable[[], Engine],
+        model: ModelInfo,
+        params: CodingParams,
+        memory_limit: int | None = None,
+        dictionary: Dictionary | None = None,
+    ) -> None:
+        self._factory, self._model, self._params, self._dictionary = factory, model, params, dictionary
         self.limit = resolve_limit(memory_limit)
         self.engine: Engine | None = None
         """The engine once it was asked for (None before: a failing chunk is then never neural)."""
@@ -35,17 +46,20 @@ class CheckedEngine:
         """The engine, checked (``what``: the part of the archive that asks first, for the error)."""
         if self.engine is None:
             engine = self._factory()
-            check_identity(self._model, self._params, engine)
+            check_identity(self._model, self._params, engine, self._dictionary)
             self._check_memory(engine, what)
-            check_vocabulary(self._params, engine)  # loads the model
+            check_vocabulary(self._params, engine, self._dictionary)  # loads the model
             self.engine = engine
         return self.engine
 
     def group(self, lanes: int, longest: int, what: str) -> Engine:
         """The engine for a group of ``lanes`` lanes whose longest chunk has ``longest`` bytes (version 1: tokens),
-        once the group's need, its context included, is known to fit; ``what`` names the group in the error."""
+        once the group's need, its context included, is known to fit; ``what`` names the group in the error.
+        A dictionary's primer adds its tokens to each lane and a stream of its own."""
         engine = self(what)
-        self._check_memory(engine, what, lanes, context_tokens(self._params.window, longest))
+        primer = len(self._dictionary.content.primer) if self._params.dictionary and self._dictionary is not None else 0
+        streams = lanes + 1 if primer else lanes
+        self._check_memory(engine, what, streams, context_tokens(self._params.window, primer + longest))
         return engine
 
     def _check_memory(self, engine: Engine, what: str, lanes: int = 0, context: int = 0) -> None:
@@ -59,13 +73,14 @@ class CheckedEngine:
         check(need(file_bytes, p.ensemble.memory_bytes if p.ensemble else None, shape, lanes, context), self.limit, what)
 
 
-def check_model(expected: ModelInfo, params: CodingParams, engine: Engine) -> None:
-    """Refuse a model other than the archive's, and parameters this model cannot have been coded with."""
-    check_identity(expected, params, engine)
-    check_vocabulary(params, engine)
+def check_model(expected: ModelInfo, params: CodingParams, engine: Engine, dictionary: Dictionary | None = None) -> None:
+    """Refuse a model other than the archive's, a dictionary other than the one it needs, and parameters
+    this model (and dictionary) cannot have been coded with."""
+    check_identity(expected, params, engine, dictionary)
+    check_vocabulary(params, engine, dictionary)
 
 
-def check_identity(expected: ModelInfo, params: CodingParams, engine: Engine) -> None:
+def check_identity(expected: ModelInfo, params: CodingParams, engine: Engine, dictionary: Dictionary | None = None) -> None:
     """Refuse a model file, backend or dictionary other than the archive's (without loading the model)."""
     if expected.fingerprint != engine.fingerprint:
         raise ModelMismatchError(
@@ -77,17 +92,36 @@ def check_identity(expected: ModelInfo, params: CodingParams, engine: Engine) ->
             f"the archive was made with {BACKENDS[params.backend]}, whose logits differ from {BACKENDS[engine.backend]}'s; "
             f"decode it with {BACKENDS[params.backend]}" + (" (--gpu)" if params.backend == BACKEND_LLAMA_CUDA else " (without --gpu)")
         )
-    if params.dictionary:
-        raise ModelMismatchError(f"the archive was made with dictionary {params.dictionary:014x}; give it with -D (or dictionary=)")
+    check_dictionary(params, dictionary)
 
 
-def check_vocabulary(params: CodingParams, engine: Engine) -> None:
-    """Refuse parameters the model (loaded here) cannot have been coded with."""
+def check_vocabulary(params: CodingParams, engine: Engine, dictionary: Dictionary | None = None) -> None:
+    """Refuse parameters the model (loaded here) and the dictionary cannot have been coded with."""
     vocab = engine.model.vocab_size
     if vocab > 1 << params.precision_bits or params.start_token >= vocab:
         raise CorruptArchiveError(
             f"impossible parameters for a {vocab}-token model: precision {params.precision_bits} bits, "
             f"start token {params.start_token}"
+        )
+    if params.dictionary and dictionary is not None:
+        dictionary.check_model(engine.fingerprint, vocab)
+        primer = len(dictionary.content.primer)
+        if primer >= params.window:
+            raise CorruptArchiveError(f"a window of {params.window} tokens cannot hold dictionary {dictionary.describe()}'s primer of {primer}")
+
+
+def check_dictionary(params: CodingParams, dictionary: Dictionary | None) -> None:
+    """Refuse to decode without the dictionary the archive names (header key 20), or with another one."""
+    if not params.dictionary:
+        return  # a dictionary given for an archive that needs none is not used
+    if dictionary is None:
+        raise ModelMismatchError(
+            f"the archive was made with dictionary {params.dictionary:014x}, and none was given; give it with -D (or dictionary=)"
+        )
+    if dictionary.identity != params.dictionary:
+        raise ModelMismatchError(
+            f"the archive was made with dictionary {params.dictionary:014x}, not with the one given, "
+            f"{dictionary.describe()}; give the archive's dictionary with -D (or dictionary=)"
         )
 
 

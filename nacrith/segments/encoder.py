@@ -1,8 +1,9 @@
 """One segment coded on its own: its bytes in, its blocks out, as a pure function of the bytes and the settings.
 
-A segment starts from a fresh model state and a fresh ensemble, so it decodes alone: this
-is what lets segments be coded by several workers (or machines) and read at random, with
-archives identical whatever the number of workers. Its other bytes become one fallback
+A segment starts from a fresh model state and a fresh ensemble (or a dictionary's, the same
+for every segment: :mod:`.start`), so it decodes alone: this is what lets segments be coded by
+several workers (or machines) and read at random, with archives identical whatever the number
+of workers. Its other bytes become one fallback
 stream (the smallest of zstd, LZMA2 and stored), its text chunks groups of lanes.
 """
 
@@ -25,12 +26,11 @@ from ..container import (
     write_other,
 )
 from ..engine import Engine
-from ..memory import context_tokens
 from .progress import LaneReport, Progress
-from ..neural.ensemble import Ensemble
 from ..neural.lanes import encode_group
 from ..options import Options
 from .plan import group_chunks, plan_segment
+from .start import group_evaluator, lane_prefix, new_ensemble
 
 __all__ = ["CodedSegment", "encode_segment"]
 
@@ -76,16 +76,18 @@ def encode_segment(data: bytes, engine: Engine, options: Options, params: Coding
         other = OtherBytes(plan.runs, method, len(payload), crc32(plan.other), payload)
         tally(len(plan.other), 0, 8.0 * len(payload))
     segment = CodedSegment(len(data), crc32(data), other)
-    ensemble = Ensemble(params.ensemble, engine.model.vocab_size, params.precision_bits) if params.ensemble and plan.chunks else None
+    ensemble = new_ensemble(params, engine.model.vocab_size, options.dictionary) if plan.chunks else None
+    prefix = lane_prefix(params, options.dictionary)
     for group in group_chunks(plan.chunks, params.lanes):
         report = LaneReport(tally, engine.model, [c.method for c in group])
         payloads = encode_group(
-            engine.evaluator(len(group), context_tokens(params.window, max(len(c.data) for c in group))),  # the decoder's size
+            group_evaluator(engine, len(group), params, prefix, max(len(c.data) for c in group)),  # the decoder's size
             [c.tokens for c in group],
             params,
             regions=[len(c.data) for c in group],
             ensemble=ensemble,
             progress=report,
+            prefix=prefix,
         )
         entries = []
         for chunk, payload in zip(group, payloads):

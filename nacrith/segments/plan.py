@@ -20,7 +20,7 @@ from ..transforms import crlf_to_lf
 if TYPE_CHECKING:
     from ..models.llm import LanguageModel
 
-__all__ = ["FALLBACK", "Chunk", "SegmentPlan", "plan_chunks", "plan_segment", "group_chunks", "input_bytes"]
+__all__ = ["FALLBACK", "Chunk", "SegmentPlan", "plan_chunks", "text_chunk", "plan_segment", "group_chunks", "input_bytes"]
 
 FALLBACK = -1
 """A chunk's method until the fallback decides between zstd and stored."""
@@ -49,12 +49,12 @@ def plan_chunks(data: bytes, model: Callable[[], LanguageModel], options: Option
         count = chunking.chunk_count(len(run), options.lanes, options.chunk_bytes, options.min_chunk_bytes)
         start = 0
         for end in chunking.cut_points(run, count, options.chunk_bytes):
-            chunks.append(_text_chunk(model(), run[start:end], options.crlf))
+            chunks.append(text_chunk(model(), run[start:end], options.crlf))
             start = end
     return _join_fallback(chunks)
 
 
-def _text_chunk(model: LanguageModel, text: bytes, crlf: bool) -> Chunk:
+def text_chunk(model: LanguageModel, text: bytes, crlf: bool) -> Chunk:
     """The chunk coded by the model if its tokens give back exactly its bytes, else for the fallback.
 
     With ``crlf``, text whose every line feed follows a carriage return is coded as LF text:
