@@ -214,8 +214,7 @@ def test_a_context_sized_to_the_chunks_codes_the_archive_a_full_window_codes(mon
     groups = [c for c in nacrith.inspect(sized).frames[0].chunks if c.method.startswith("neural")]
     assert len(groups) == 3, "three lanes, so the group's contexts differ in size from the window"
     with monkeypatch.context() as patched:
-        patched.setattr("nacrith.segments.encoder.context_tokens", lambda window, longest: window)
-        patched.setattr("nacrith.segments.decoder.context_tokens", lambda window, longest: window)
+        patched.setattr("nacrith.segments.start.context_tokens", lambda window, longest: window)
         full = archive()
         assert nacrith.decompress(sized, threads=1) == english
     assert full == sized

@@ -205,7 +205,7 @@ def _cost(engine: Engine, coding: CodingParams, sequences: list[tuple[int, ...]]
         bits += cost
 
     for group in _groups(sequences, coding.lanes):
-        encode_group(group_evaluator(engine, len(group), coding, prefix), group, coding, prefix=prefix, progress=count)
+        encode_group(group_evaluator(engine, len(group), coding, prefix, max(map(len, group))), group, coding, prefix=prefix, progress=count)
     return bits
 
 
@@ -221,7 +221,7 @@ def _learn(
     ensemble = Ensemble(params, engine.model.vocab_size, coding.precision_bits)
     prefix = Prefix((coding.start_token, *primer))
     for group in _groups(sequences, coding.lanes):
-        evaluator = group_evaluator(engine, len(group), coding, prefix)
+        evaluator = group_evaluator(engine, len(group), coding, prefix, max(map(len, group)))
         encode_group(evaluator, group, coding, regions=[len(s) for s in group], ensemble=ensemble, prefix=prefix)
     bias = None
     if ensemble.bias:
