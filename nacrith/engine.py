@@ -34,7 +34,7 @@ class Engine:
         self.backend = BACKEND_LLAMA_CPU if gpu is None else BACKEND_LLAMA_CUDA
         self._model: LanguageModel | None = None
         self._evaluator: LaneEvaluator | None = None
-        self._evaluator_shape: tuple[int, int] | None = None
+        self._evaluator_shape: tuple[int, int, int] | None = None
 
     @property
     def model(self) -> LanguageModel:
@@ -44,12 +44,13 @@ class Engine:
             self._model = LanguageModel(self.path, gpu=self.gpu)
         return self._model
 
-    def evaluator(self, lanes: int, window: int) -> LaneEvaluator:
-        """An evaluator for ``lanes`` sequences of ``window`` tokens, reused while the shape stays the same."""
-        if self._evaluator_shape != (lanes, window):
+    def evaluator(self, lanes: int, window: int, *, base: int = 0) -> LaneEvaluator:
+        """An evaluator for ``lanes`` sequences of ``window`` tokens (and a base sequence of ``base`` tokens, for
+        equal-info windows), reused while the shape stays the same."""
+        if self._evaluator_shape != (lanes, window, base):
             self._evaluator = None  # free the old KV cache before allocating the next
-            self._evaluator = self.model.evaluator(lanes, window, self.threads)
-            self._evaluator_shape = (lanes, window)
+            self._evaluator = self.model.evaluator(lanes, window, self.threads, base=base)
+            self._evaluator_shape = (lanes, window, base)
         assert self._evaluator is not None
         return self._evaluator
 

@@ -56,13 +56,14 @@ def test_a_rare_token_that_fits_no_window_of_16_bits_is_spelled_by_shorter_token
     assert decoded == [[model.rare_token]]  # about 24 bits: it fits 64
 
 
-def test_filling_a_window_with_a_prefix_of_the_next_token_leaves_fewer_bits_unused() -> None:
-    """Whether that pays depends on the model: the next window then starts inside a word (BENCHMARKS.md)."""
+def test_bytes_no_token_spells_are_byte_symbols_anywhere_in_a_window() -> None:
     model = FakeWindowModel()
-    words = b" the and of the Alice said the and of" * 8
-    filled, _, _ = _roundtrip(model, words, 32, fill=True)
-    whole, _, _ = _roundtrip(model, words, 32, fill=False)
-    assert sum(w.used for w in filled.windows) / len(filled.windows) > sum(w.used for w in whole.windows) / len(whole.windows)
+    data = bytes([0xFF, 0xC0]) + b"the" + bytes([0xF7]) * 3 + b" and"
+    result, decoded, pieces = _roundtrip(model, data, 256)  # five byte symbols of about 24 bits each
+    symbols = [s for tokens in decoded for s in tokens]
+    assert len(result.windows) == 1 and sum(s >= model.vocab_size for s in symbols) == 5
+    fed = [c for c in model.calls if c[0] == "step"]
+    assert model.start_token in [t for c in fed for t in c[1][1]]  # a byte symbol is fed as the start token
 
 
 def test_a_window_decodes_alone_and_in_any_lane() -> None:

@@ -116,7 +116,7 @@ class _Tables:
     def __init__(self, predictor: WindowPredictor, setup: WindowSetup, pieces: Pieces) -> None:
         self.precision = setup.precision_bits
         self.total = 1 << setup.precision_bits
-        self._base = quantize(np.asarray(predictor.prime(list(setup.base))), setup.precision_bits)
+        self._base = pieces.extend(quantize(np.asarray(predictor.prime(list(setup.base))), setup.precision_bits))
         self._pieces = pieces
         self._first: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -124,9 +124,7 @@ class _Tables:
         """A window's first table, and its cumulative sums."""
         if bits not in self._first:
             floor = first_token_floor(bits, self.precision)
-            if floor > 1:
-                self._pieces.check_bytes()
-            freq = floor_table(self._base, self._pieces.byte_tokens, floor)
+            freq = floor_table(self._base, self._pieces.byte_symbols, floor)
             self._first[bits] = (freq, np.cumsum(freq))
         return self._first[bits]
 
@@ -154,11 +152,12 @@ class _Lane:
         return self.cached - 1
 
 
-def _step(predictor: WindowPredictor, tables: _Tables, lanes: list[_Lane], feeds: list[tuple[int, int, int]]) -> None:
+def _step(predictor: WindowPredictor, tables: _Tables, pieces: Pieces, setup: WindowSetup, lanes: list[_Lane], feeds: list[tuple[int, int, int]]) -> None:
+    """Feed each lane's symbol (a byte symbol as the start token) and give it its next table."""
     ids = [f[0] for f in feeds]
-    logits = predictor.step(ids, [f[1] for f in feeds], [f[2] for f in feeds])
+    logits = predictor.step(ids, [pieces.fed(f[1], setup.base[0]) for f in feeds], [f[2] for f in feeds])
     try:
-        freq = quantize(logits, tables.precision)
+        freq = pieces.extend(quantize(logits, tables.precision))
     except ValueError as exc:  # NaN or infinite logits: a broken model or build
         raise NacrithError(f"the model returned unusable logits: {exc}") from None
     for row, lane in enumerate(ids):
@@ -212,7 +211,7 @@ def encode_lanes(
         if not feeds:
             break
         active = [f[0] for f in feeds]
-        _step(predictor, tables, lanes, feeds)
+        _step(predictor, tables, pieces, setup, lanes, feeds)
     return [lane.result for lane in lanes]
 
 
@@ -336,7 +335,6 @@ def decode_windows(
         done_bytes, done_tokens, done_bits = 0, 0, 0.0
         for i in active:
             lane = state[i]
-            before = (lane.index, lane.done)
             token, decoded, cost = _decode_next(lane, tables, pieces, bits, windows, out, queue)
             done_bytes += decoded
             done_tokens += cost[0]
@@ -348,7 +346,7 @@ def decode_windows(
         if not feeds:
             break
         active = [f[0] for f in feeds]
-        _step(predictor, tables, state, feeds)
+        _step(predictor, tables, pieces, setup, state, feeds)
     return out
 
 

@@ -172,28 +172,33 @@ class LanguageModel:
         pieces = self.pieces
         return b"".join(pieces[t] for t in tokens)
 
-    def evaluator(self, lanes: int, window: int, threads: int | None = None, max_batch: int | None = None) -> "LaneEvaluator":
-        return LaneEvaluator(self, lanes, window, threads, max_batch)
+    def evaluator(
+        self, lanes: int, window: int, threads: int | None = None, max_batch: int | None = None, *, base: int = 0
+    ) -> "LaneEvaluator":
+        return LaneEvaluator(self, lanes, window, threads, max_batch, base=base)
 
 
 class LaneEvaluator:
     """Evaluates up to ``lanes`` sequences in lockstep with a KV window of ``window`` tokens each."""
 
     def __init__(
-        self, model: LanguageModel, lanes: int, window: int, threads: int | None = None, max_batch: int | None = None
+        self, model: LanguageModel, lanes: int, window: int, threads: int | None = None, max_batch: int | None = None, *, base: int = 0
     ) -> None:
         """``max_batch`` (default: ``lanes``) allows bigger steps, for measurements that evaluate many
-        tokens of one lane at once; coding always steps one token per lane."""
+        tokens of one lane at once; coding always steps one token per lane. ``base``: the length of a
+        base sequence (equal-info windows: the start token and a primer), held in one more sequence,
+        number ``lanes``, that :meth:`prime` evaluates and :meth:`restart` copies into a lane."""
         self.model = model
         self.lanes = lanes
         self.window = window
         threads = threads or default_threads()
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = lanes * window
-        batch = max(lanes, max_batch or 1)
+        sequences = lanes + (1 if base else 0)
+        params.n_ctx = sequences * window
+        batch = max(lanes, max_batch or 1, base)
         params.n_batch = batch
         params.n_ubatch = batch  # one step is always one ubatch: no split that timing could change
-        params.n_seq_max = lanes
+        params.n_seq_max = sequences
         params.n_threads = threads
         params.n_threads_batch = threads
         params.kv_unified = False  # a KV stream per lane: measured fastest for lockstep lanes
@@ -224,6 +229,31 @@ class LaneEvaluator:
     def reset(self) -> None:
         """Forget every lane's context, as if the evaluator were new."""
         llama_cpp.llama_memory_clear(self._memory, True)
+
+    def prime(self, tokens: list[int]) -> np.ndarray:
+        """Evaluate ``tokens`` at positions 0, 1, ... of the base sequence, in one batch; the logits after the last
+        (a copy). The whole context is cleared first."""
+        self.reset()
+        n = len(tokens)
+        batch = self._batch
+        batch.n_tokens = n
+        for i, token in enumerate(tokens):
+            batch.token[i] = token
+            batch.pos[i] = i
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = self.lanes
+            batch.logits[i] = int(i == n - 1)
+        status = llama_cpp.llama_decode(self._ctx, batch)
+        if status != 0:
+            raise NacrithError(f"llama_decode failed with status {status} (a base of {n} tokens)")
+        pointer = llama_cpp.llama_get_logits_ith(self._ctx, n - 1)
+        return np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).copy()
+
+    def restart(self, lane: int) -> None:
+        """Make ``lane``'s cache a copy of the base sequence's: its cells emptied first (which also sends the
+        cache's search for free cells back to the start), then the base's cells copied at their places."""
+        llama_cpp.llama_memory_seq_rm(self._memory, lane, -1, -1)
+        llama_cpp.llama_memory_seq_cp(self._memory, self.lanes, lane, -1, -1)
 
     def slide(self, lane: int, drop: int, length: int) -> None:
         """Drop the ``drop`` oldest of ``length`` cached tokens of ``lane`` after its start token, and shift
