@@ -20,6 +20,8 @@ from .container import FrameReader
 from .engine import shared_engine
 from .errors import CorruptArchiveError, TruncatedArchiveError
 from .container import LAYOUT_INDEXED
+from .equal_info.archive import WindowFrameEncoder
+from .equal_info.codec import equal_info_settings, window_params
 from .frames import FrameDecoder, FrameEncoder, Progress
 from .frames.parallel import ParallelFrameDecoder
 from .neural.params import EnsembleParams
@@ -65,8 +67,15 @@ class NacrithCompressor:
         gpu: bool = False,
         content_size: int | None = None,
         progress: Progress | None = None,
+        equal_info: int | None = None,
+        token_bits: int | None = None,
+        primer: int | None = None,
     ) -> None:
-        """``ensemble``: True for the default models mixed with the LLM, False for the LLM alone,
+        """``equal_info``: write equal-info windows of this many bits (16 to 65536, a multiple of 8) instead of
+        chunks: every window is exactly that much code and decodes alone (:mod:`nacrith.equal_info`); they use
+        the LLM alone, so ``ensemble``, ``chunk_bytes``, ``segment_bytes`` and ``workers`` do not apply.
+        ``token_bits`` (8 or 16; default 16 when it divides the window) and ``primer`` (default the built-in
+        one) are recorded with them. ``ensemble``: True for the default models mixed with the LLM, False for the LLM alone,
         or an :class:`EnsembleParams` of your own (all of it is stored in the archive).
         ``segment_bytes``: the largest segment; each decodes alone, so they can be coded by several
         workers and read at random. ``workers``: processes that code segments side by side (or a
@@ -78,9 +87,18 @@ class NacrithCompressor:
         )
         if content_size is not None and content_size < 0:
             raise ValueError("content_size must be >= 0")
+        self._finished = False
+        if equal_info is not None:
+            self._pool, self._owns_pool = None, False
+            engine = shared_engine(model, threads, gpu=0 if gpu else None)
+            settings = equal_info_settings(equal_info, token_bits, primer)
+            params = window_params(engine.start_token(), settings, lanes=lanes, window=window, backend=engine.backend)
+            self._encoder = WindowFrameEncoder(engine, params, content_size, progress)  # type: ignore[assignment]
+            return
+        elif token_bits is not None or primer is not None:
+            raise ValueError("token_bits and primer go with equal_info")
         self._pool, self._owns_pool = _pool(workers, model, threads, gpu)
         self._encoder = FrameEncoder(shared_engine(model, threads, gpu=0 if gpu else None), options, content_size, progress, self._pool)
-        self._finished = False
 
     def compress(self, data: bytes) -> bytes:
         if self._finished:
@@ -261,8 +279,12 @@ def compress(
     workers: int | SegmentPool = 1,
     gpu: bool = False,
     progress: Progress | None = None,
+    equal_info: int | None = None,
+    token_bits: int | None = None,
+    primer: int | None = None,
 ) -> bytes:
-    """Compress ``data`` into one archive (its size recorded in the header)."""
+    """Compress ``data`` into one archive (its size recorded in the header); ``equal_info=W``: as equal-info
+    windows of W bits (:class:`NacrithCompressor`)."""
     data = bytes(data)
     c = NacrithCompressor(
         model=model,
@@ -276,6 +298,9 @@ def compress(
         gpu=gpu,
         content_size=len(data),
         progress=progress,
+        equal_info=equal_info,
+        token_bits=token_bits,
+        primer=primer,
     )
     return c.compress(data) + c.flush()
 

@@ -127,3 +127,38 @@ class FakeWindowModel:
 @pytest.fixture
 def fake_window_model() -> FakeWindowModel:
     return FakeWindowModel()
+
+
+class FakeWindowEngine:
+    """Stands in for nacrith's Engine around a :class:`FakeWindowModel`: identity, start token, evaluator."""
+
+    fingerprint = bytes.fromhex("00112233445566aa")
+    backend = 0
+    gpu = None
+
+    def __init__(self, model: FakeWindowModel | None = None) -> None:
+        self.model = model or FakeWindowModel()
+        self.evaluators: list[tuple[int, int, int]] = []
+
+    def evaluator(self, lanes: int, window: int, *, base: int = 0) -> FakeWindowModel:
+        self.evaluators.append((lanes, window, base))
+        return self.model
+
+    def start_token(self) -> int:
+        return self.model.start_token
+
+    def model_info(self):  # -> ModelInfo
+        from nacrith.container import ModelInfo, build_tag
+
+        return ModelInfo(self.fingerprint, build_tag("fake"), "fake.gguf", "fake", 0)
+
+    def describe(self) -> str:
+        return f"a fake model [{self.fingerprint.hex()}]"
+
+
+@pytest.fixture
+def fake_window_engine(monkeypatch: pytest.MonkeyPatch) -> FakeWindowEngine:
+    """The fake engine, also what ``nacrith.compress`` and ``nacrith.decompress`` get for any model."""
+    engine = FakeWindowEngine()
+    monkeypatch.setattr("nacrith.api.shared_engine", lambda *args, **kwargs: engine)
+    return engine

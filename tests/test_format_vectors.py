@@ -1036,7 +1036,7 @@ ALL_REJECTED = REJECTED + V1_REJECTED
 REASONS = {
     "R1": "empty input",
     "R2": "format version 3",
-    "R3": "reserved frame layout 3",
+    "R3": "layout 3 and their window bits",
     "R4": "reserved model number 3",
     "R5": "reserved descriptor bits",
     "R6": "one-chunk frame without its content size",

@@ -186,11 +186,13 @@ def encode_lanes(
     jobs: Sequence[LaneText],
     *,
     fill: bool = True,
+    max_bytes: int = 1 << 20,
     deadline: float | None = None,
     progress: Progress | None = None,
 ) -> list[LaneResult]:
-    """Each job's text as windows, the jobs side by side in lanes. ``deadline`` (a ``time.monotonic()``): lanes
-    begin no window after it, so a long measurement can stop and go on later from each result's ``end``."""
+    """Each job's text as windows, the jobs side by side in lanes; no window holds more than ``max_bytes``.
+    ``deadline`` (a ``time.monotonic()``): lanes begin no window after it, so a long measurement can stop and
+    go on later from each result's ``end``."""
     tables = _Tables(predictor, setup, pieces)
     lanes = [_TextLane(job) for job in jobs]
     active = list(range(len(lanes)))
@@ -200,7 +202,7 @@ def encode_lanes(
         for i in active:
             lane = lanes[i]
             before, bits_before = lane.pos, lane.result.bits
-            token = _encode_next(lane, tables, pieces, tokenize, fill, deadline)
+            token = _encode_next(lane, tables, pieces, tokenize, fill, max_bytes, deadline)
             done_bytes += lane.pos - before
             done_bits += lane.result.bits - bits_before
             if token is not None:
@@ -215,7 +217,9 @@ def encode_lanes(
     return [lane.result for lane in lanes]
 
 
-def _encode_next(lane: _TextLane, tables: _Tables, pieces: Pieces, tokenize: Callable[[bytes], list[int]], fill: bool, deadline: float | None) -> int | None:
+def _encode_next(
+    lane: _TextLane, tables: _Tables, pieces: Pieces, tokenize: Callable[[bytes], list[int]], fill: bool, max_bytes: int, deadline: float | None
+) -> int | None:
     """Code the lane's next token (ending and beginning windows as needed); the token to feed, or None when the
     lane has nothing more to feed (its text is done, or the deadline passed at a window's start)."""
     while True:
@@ -232,7 +236,7 @@ def _encode_next(lane: _TextLane, tables: _Tables, pieces: Pieces, tokenize: Cal
             lane.symbols = 0
             _tokenize(lane, pieces, tokenize)
         assert isinstance(lane.coder, WindowEncoder) and lane.freq is not None and lane.cum is not None
-        token = _choose(lane, pieces, tokenize, fill, tables.total)
+        token = _choose(lane, pieces, tokenize, fill, tables.total, lane.window_start + max_bytes)
         if token is None:
             _close(lane)
             continue
@@ -247,15 +251,15 @@ def _encode_next(lane: _TextLane, tables: _Tables, pieces: Pieces, tokenize: Cal
         return token
 
 
-def _choose(lane: _TextLane, pieces: Pieces, tokenize: Callable[[bytes], list[int]], fill: bool, total: int) -> int | None:
-    """The token the window codes next, or None when the window is full."""
+def _choose(lane: _TextLane, pieces: Pieces, tokenize: Callable[[bytes], list[int]], fill: bool, total: int, end: int) -> int | None:
+    """The token the window codes next, or None when the window is full (of bits, or of bytes: ``end``)."""
     coder = lane.coder
     assert isinstance(coder, WindowEncoder) and lane.freq is not None and lane.cum is not None
     freq, cum = lane.freq, lane.cum
 
     def fits(token: int) -> bool:
         f = int(freq[token])
-        return coder.fits(int(cum[token]) - f, f, total)
+        return lane.pos + len(pieces.pieces[token]) <= end and coder.fits(int(cum[token]) - f, f, total)
 
     if lane.pos not in lane.natural:
         _tokenize(lane, pieces, tokenize)

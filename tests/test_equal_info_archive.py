@@ -1,0 +1,73 @@
+"""Archives of equal-info windows (layout 3), with a fake model: written, inspected, read back, rejected."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nacrith
+from nacrith.container import FrameReader, WindowBlock
+from nacrith.equal_info.archive import group_bytes
+from nacrith.equal_info.codec import equal_info_settings, window_params
+from tests.conftest import FakeWindowEngine
+
+TEXT = (
+    b"Alice was beginning to get very tired of sitting by her sister on the bank, and of having nothing to do: "
+    b"once or twice she had peeped into the book her sister was reading, but it had no pictures or conversations "
+    b"in it, 'and what is the use of a book,' thought Alice 'without pictures or conversations?'\n\n"
+) * 4
+
+
+def _blocks(archive: bytes) -> list:
+    import io
+
+    reader = FrameReader(io.BytesIO(archive))
+    header = reader.read_header()
+    return [header, *reader.blocks()]
+
+
+@pytest.mark.parametrize("bits", [16, 32, 128])
+@pytest.mark.parametrize(
+    "data", [TEXT, b"", b"x", np.random.default_rng(0).integers(0, 256, 500, dtype=np.uint8).tobytes()], ids=["text", "empty", "one byte", "random"]
+)
+def test_equal_info_archives_round_trip(fake_window_engine: FakeWindowEngine, bits: int, data: bytes) -> None:
+    archive = nacrith.compress(data, equal_info=bits)
+    header, *blocks = _blocks(archive)
+    assert header.layout == 3 and header.params.equal_info.bits == bits and header.params.ensemble is None
+    windows = [b for b in blocks if isinstance(b, WindowBlock)]
+    assert all(len(b.code) * 8 == len(b.lengths) * bits for b in windows)
+    assert nacrith.decompress(archive) == data
+
+
+def test_the_header_records_w_the_token_width_and_the_primer(fake_window_engine: FakeWindowEngine) -> None:
+    archive = nacrith.compress(TEXT, equal_info=24)
+    params = _blocks(archive)[0].params
+    assert (params.equal_info.bits, params.equal_info.token_bits, params.equal_info.primer) == (24, 8, 1)
+    params = _blocks(nacrith.compress(TEXT, equal_info=64, token_bits=8, primer=0))[0].params
+    assert (params.equal_info.token_bits, params.equal_info.primer) == (8, 0)
+    with pytest.raises(ValueError, match="token bits"):
+        nacrith.compress(TEXT, equal_info=24, token_bits=16)
+    with pytest.raises(ValueError, match="window bits"):
+        nacrith.compress(TEXT, equal_info=20)
+    with pytest.raises(ValueError, match="go with equal_info"):
+        nacrith.compress(TEXT, token_bits=8)
+
+
+def test_long_input_streams_in_several_window_blocks(fake_window_engine: FakeWindowEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    params = window_params(0, equal_info_settings(16), lanes=2)
+    assert group_bytes(params) == 2 * 4 * 16384
+    monkeypatch.setattr("nacrith.equal_info.archive.group_bytes", lambda params: 600)
+    data = TEXT[:1700]
+    c = nacrith.NacrithCompressor(equal_info=16, lanes=2)
+    archive = b"".join(c.compress(data[i : i + 500]) for i in range(0, len(data), 500)) + c.flush()
+    blocks = [b for b in _blocks(archive)[1:] if isinstance(b, WindowBlock)]
+    assert len(blocks) >= 3 and all(b.length <= 600 for b in blocks)
+    d = nacrith.NacrithDecompressor()
+    assert b"".join(d.decompress(archive[i : i + 999]) for i in range(0, len(archive), 999)) == data and d.eof
+
+
+def test_a_damaged_window_is_named(fake_window_engine: FakeWindowEngine) -> None:
+    archive = bytearray(nacrith.compress(TEXT, equal_info=32))
+    archive[-12] ^= 0x10  # inside the code of the last windows (the end block is 6 to 9 bytes)
+    with pytest.raises(nacrith.CorruptArchiveError, match="window block 0"):
+        nacrith.decompress(bytes(archive))
