@@ -71,3 +71,50 @@ def test_a_damaged_window_is_named(fake_window_engine: FakeWindowEngine) -> None
     archive[-12] ^= 0x10  # inside the code of the last windows (the end block is 6 to 9 bytes)
     with pytest.raises(nacrith.CorruptArchiveError, match="window block 0"):
         nacrith.decompress(bytes(archive))
+
+
+@pytest.fixture
+def fake_windows_engine(fake_window_engine: FakeWindowEngine, monkeypatch: pytest.MonkeyPatch) -> FakeWindowEngine:
+    monkeypatch.setattr("nacrith.equal_info.shared_engine", lambda *args, **kwargs: fake_window_engine)
+    return fake_window_engine
+
+
+@pytest.mark.parametrize("bits, token_bits", [(16, 16), (32, 8), (128, 16), (24, 8)])
+def test_windows_export_as_tokens_and_json_and_come_back(fake_windows_engine: FakeWindowEngine, tmp_path, bits: int, token_bits: int) -> None:
+    import json
+
+    import nacrith.equal_info as ei
+
+    windows = ei.encode(TEXT, bits=bits, token_bits=token_bits)
+    tokens = windows.tokens()
+    assert tokens.dtype == (np.uint16 if token_bits == 16 else np.uint8) and tokens.shape == (len(windows), bits // token_bits)
+    meta_path = windows.save(tmp_path / "notes.windows.npy")
+    meta = json.loads(meta_path.read_text())
+    assert (meta["window_bits"], meta["token_bits"], meta["windows"]) == (bits, token_bits, len(windows))
+    assert meta["offsets"][0] == 0 and meta["offsets"][-1] == len(TEXT) and len(meta["offsets"]) == len(windows) + 1
+    assert np.array_equal(np.load(tmp_path / "notes.windows.npy"), tokens)
+    back = ei.Windows.load(tmp_path / "notes.windows.npy")
+    assert back.code == windows.code and ei.decode(back) == TEXT
+    # random access: by window number, and by byte range through the offsets
+    k = len(windows) // 2
+    assert ei.decode(back, select=[k]) == TEXT[back.offsets[k] : back.offsets[k + 1]]
+    chosen = back.covering(100, 180)
+    text = ei.decode(back, select=chosen)
+    start = back.offsets[chosen[0]]
+    assert text[100 - start : 180 - start] == TEXT[100:180]
+
+
+def test_windows_files_that_disagree_are_rejected(fake_windows_engine: FakeWindowEngine, tmp_path) -> None:
+    import json
+
+    import nacrith.equal_info as ei
+
+    meta_path = ei.encode(TEXT, bits=64).save(tmp_path / "w.npy")
+    meta = json.loads(meta_path.read_text())
+    meta["offsets"][3] = meta["offsets"][2]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(nacrith.CorruptArchiveError, match="offsets"):
+        ei.Windows.load(tmp_path / "w.npy")
+    (tmp_path / "w.json").unlink()
+    with pytest.raises(nacrith.CorruptArchiveError, match="missing"):
+        ei.Windows.load(tmp_path / "w.npy")

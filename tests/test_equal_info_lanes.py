@@ -29,7 +29,7 @@ def _setup(model: FakeWindowModel, kv_window: int = 64) -> WindowSetup:
 def _roundtrip(model: FakeWindowModel, data: bytes, bits: int, *, fill: bool = True, lanes: int = 3, kv_window: int = 64):
     pieces = Pieces(model.pieces)
     setup = _setup(model, kv_window)
-    [result] = encode_lanes(model, pieces, model.tokenize, setup, [LaneText(data, bits)], fill=fill)
+    [result] = encode_lanes(model, pieces, model.tokenize, setup, [LaneText(data, bits, fill)])
     windows = [(w.code, w.length) for w in result.windows]
     decoded = decode_windows(model, pieces, setup, bits, windows, lanes)
     return result, decoded, pieces

@@ -104,9 +104,8 @@ def encode_text(engine: Engine, data: bytes, params: CodingParams, *, fill: bool
         return []
     evaluator = engine.evaluator(params.lanes, params.window, base=len(parts.setup.base))
     model = engine.model
-    results = encode_lanes(
-        evaluator, parts.pieces, model.tokenize, parts.setup, [LaneText(t, bits) for t in texts], fill=fill, max_bytes=MAX_WINDOW_BYTES, progress=progress
-    )
+    jobs = [LaneText(t, bits, fill) for t in texts]
+    results = encode_lanes(evaluator, parts.pieces, model.tokenize, parts.setup, jobs, max_bytes=MAX_WINDOW_BYTES, progress=progress)
     return [w for r in results for w in r.windows]
 
 

@@ -79,6 +79,9 @@ class LaneText:
 
     data: bytes
     bits: int
+    fill: bool = True
+    """When the tokenizer's next token does not fit, try the tokens that spell a prefix of it (the next
+    window then starts inside a word); else end the window there."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ class _TextLane(_Lane):
         super().__init__()
         self.data = job.data
         self.bits = job.bits
+        self.fill = job.fill
         self.pos = 0
         self.natural: dict[int, int] = {}
         self.result = LaneResult()
@@ -185,7 +189,6 @@ def encode_lanes(
     setup: WindowSetup,
     jobs: Sequence[LaneText],
     *,
-    fill: bool = True,
     max_bytes: int = 1 << 20,
     deadline: float | None = None,
     progress: Progress | None = None,
@@ -202,7 +205,7 @@ def encode_lanes(
         for i in active:
             lane = lanes[i]
             before, bits_before = lane.pos, lane.result.bits
-            token = _encode_next(lane, tables, pieces, tokenize, fill, max_bytes, deadline)
+            token = _encode_next(lane, tables, pieces, tokenize, max_bytes, deadline)
             done_bytes += lane.pos - before
             done_bits += lane.result.bits - bits_before
             if token is not None:
@@ -218,7 +221,7 @@ def encode_lanes(
 
 
 def _encode_next(
-    lane: _TextLane, tables: _Tables, pieces: Pieces, tokenize: Callable[[bytes], list[int]], fill: bool, max_bytes: int, deadline: float | None
+    lane: _TextLane, tables: _Tables, pieces: Pieces, tokenize: Callable[[bytes], list[int]], max_bytes: int, deadline: float | None
 ) -> int | None:
     """Code the lane's next token (ending and beginning windows as needed); the token to feed, or None when the
     lane has nothing more to feed (its text is done, or the deadline passed at a window's start)."""
@@ -236,7 +239,7 @@ def _encode_next(
             lane.symbols = 0
             _tokenize(lane, pieces, tokenize)
         assert isinstance(lane.coder, WindowEncoder) and lane.freq is not None and lane.cum is not None
-        token = _choose(lane, pieces, tokenize, fill, tables.total, lane.window_start + max_bytes)
+        token = _choose(lane, pieces, tokenize, tables.total, lane.window_start + max_bytes)
         if token is None:
             _close(lane)
             continue
@@ -251,7 +254,7 @@ def _encode_next(
         return token
 
 
-def _choose(lane: _TextLane, pieces: Pieces, tokenize: Callable[[bytes], list[int]], fill: bool, total: int, end: int) -> int | None:
+def _choose(lane: _TextLane, pieces: Pieces, tokenize: Callable[[bytes], list[int]], total: int, end: int) -> int | None:
     """The token the window codes next, or None when the window is full (of bits, or of bytes: ``end``)."""
     coder = lane.coder
     assert isinstance(coder, WindowEncoder) and lane.freq is not None and lane.cum is not None
@@ -268,7 +271,7 @@ def _choose(lane: _TextLane, pieces: Pieces, tokenize: Callable[[bytes], list[in
         natural = next(pieces.prefixes(lane.data, lane.pos))  # the tokenizer did not spell these bytes
     if fits(natural):
         return natural
-    if fill or coder.symbols == 0:
+    if lane.fill or coder.symbols == 0:
         for token in pieces.prefixes(lane.data, lane.pos):
             if token != natural and fits(token):
                 return token

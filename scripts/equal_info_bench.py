@@ -1,0 +1,76 @@
+"""Measure equal-info windows in short runs (run it under the model lock, again until it says done).
+
+    flock /tmp/nacrith-model.lock python scripts/equal_info_bench.py --state benchmarks/equal-info.json \
+        --texts enwik8:102400,alice29:152089 --bits 16,32,64,128,256,1024,8192 --primer 1 --fill yes --seconds 240
+
+Each run goes on with the unfinished jobs of the given primer; ``--report`` prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from nacrith.bench.equal_info import Job, key, load_state, run_jobs, save_state
+
+CORPORA = Path(os.environ.get("NACRITH_CORPORA", Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"))
+TEXTS = {
+    "enwik8": CORPORA / "enwik8" / "enwik8.prefix-4154399",
+    "alice29": CORPORA / "canterbury" / "alice29.txt",
+}
+PAPER = {16: 2.66, 32: 3.49, 64: 4.16, 128: 4.61}
+"""Lester et al. (2024), Table: bit compression ratio of equal-info windows on C4 (3M-parameter byte model); plain AC 5.49."""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--state", type=Path, required=True)
+    ap.add_argument("--texts", default="")
+    ap.add_argument("--bits", default="")
+    ap.add_argument("--primer", type=int, default=1)
+    ap.add_argument("--fill", choices=["yes", "no", "both"], default="yes")
+    ap.add_argument("--seconds", type=float, default=240)
+    ap.add_argument("--report", action="store_true")
+    args = ap.parse_args()
+    jobs = load_state(args.state)
+    if args.report:
+        report(jobs)
+        return
+    fills = {"yes": [True], "no": [False], "both": [True, False]}[args.fill]
+    for spec in args.texts.split(","):
+        name, limit = spec.split(":")
+        for bits in map(int, args.bits.split(",")):
+            for fill in fills:
+                job = Job(name, int(limit), bits, args.primer, fill)
+                jobs.setdefault(key(job), job)
+    todo = [j for j in jobs.values() if j.primer == args.primer and not j.done and f"{j.text}:{j.limit}" in args.texts.split(",")]
+    if not todo:
+        print("done")
+        return
+    from nacrith.engine import shared_engine
+
+    texts = {name: path.read_bytes() for name, path in TEXTS.items()}
+    t = time.time()
+    speed = run_jobs(shared_engine(None), texts, todo, args.seconds)
+    meta = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": platform.node(), "primer": args.primer, "lanes": len(todo), "tok_per_s": speed, "wall": time.time() - t}
+    save_state(args.state, jobs, meta)
+    left = sum(1 for j in todo if not j.done)
+    print(f"{len(todo)} lanes, {speed:.1f} tok/s, {time.time() - t:.0f} s; {left} jobs left", file=sys.stderr)
+    report(jobs)
+
+
+def report(jobs: dict[str, Job]) -> None:
+    for k, j in sorted(jobs.items(), key=lambda kv: (kv[1].text, kv[1].primer, kv[1].fill, kv[1].bits)):
+        pad = 1 - j.used / (j.windows * j.bits) if j.windows else 0
+        print(
+            f"{k:40s} {j.pos:>7}/{j.limit:<7} windows {j.windows:>6} ratio {j.ratio:5.2f} "
+            f"ideal {8 * j.pos / j.ideal if j.ideal else 0:5.2f} padding {100 * pad:4.1f}% tokens/window {j.tokens / max(1, j.windows):6.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
