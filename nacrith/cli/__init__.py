@@ -19,6 +19,7 @@ from .. import NacrithError, __version__, resolve_model
 from . import files, info, jobs
 from .bench import bench_command
 from .explain import explain_command
+from .windows import windows_command
 from ..constants import DEFAULT_SEGMENT_BYTES
 from ..workers.local import WorkerPool
 from .options import (
@@ -139,6 +140,15 @@ def _check_model(settings: jobs.Settings) -> None:
     type=ByteSize(),
     help=f"Largest segment (e.g. 256K, 4M): segments decode alone, spread over workers, and can be read at random  [default: {DEFAULT_SEGMENT_BYTES >> 20}M]",
 )
+@click.option(
+    "--equal-info",
+    "equal_info",
+    metavar="W",
+    type=int,
+    help="Write equal-info windows of exactly W bits each (16 to 65536, a multiple of 8), every one decodable alone "
+    "(the LLM alone; see 'nacrith windows'). Decompress as usual.",
+)
+@click.option("--token-bits", type=click.Choice(["8", "16"]), help="With --equal-info: the token width the archive records  [default: 16 when it divides W]")
 @workers_option
 @ray_option
 @gpu_option
@@ -157,6 +167,8 @@ def compress(
     window: int | None,
     ensemble: bool | None,
     segment_bytes: int | None,
+    equal_info: int | None,
+    token_bits: str | None,
     workers: int,
     ray: str | None,
     gpu: bool,
@@ -176,9 +188,15 @@ def compress(
       nacrith compress -c book.txt | ssh host 'cat > book.txt.nacr'
       nacrith compress --model other.gguf --window 1024 -T 4 book.txt
       nacrith compress --workers 2 --segment-size 256K big.log   # 2 processes, 1 thread each here
+      nacrith compress --equal-info 128 notes.txt   # 128-bit windows that decode alone
     """
+    if token_bits is not None and equal_info is None:
+        raise click.UsageError("--token-bits goes with --equal-info")
+    if equal_info is not None and (ensemble or segment_bytes or workers > 1 or ray):
+        raise click.UsageError("--equal-info codes with the LLM alone, in one process: no --ensemble, --segment-size, --workers or --ray")
     settings = _settings(
-        quiet, verbose, threads, force=force, keep=keep, model=model, lanes=lanes, window=window, ensemble=ensemble, segment_bytes=segment_bytes, gpu=gpu
+        quiet, verbose, threads, force=force, keep=keep, model=model, lanes=lanes, window=window, ensemble=ensemble, segment_bytes=segment_bytes, gpu=gpu,
+        equal_info=equal_info, token_bits=int(token_bits) if token_bits else None,
     )
     plan = files.plan(file, output, to_stdout, "compress")
     check_coding_options(**settings.coding_options())  # a bad --lanes/--window or --model is the command's problem, not each file's
@@ -295,6 +313,7 @@ def info_command(file: tuple[str, ...], as_json: bool) -> None:
 
 cli.add_command(bench_command)
 cli.add_command(explain_command)
+cli.add_command(windows_command)
 
 
 def main(argv: list[str] | None = None) -> None:

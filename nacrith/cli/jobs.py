@@ -49,6 +49,9 @@ class Settings:
     gpu: bool = False
     range: tuple[int, int] | None = None
     """decompress --range: only these original bytes."""
+    equal_info: int | None = None
+    """compress --equal-info W: windows of W bits."""
+    token_bits: int | None = None
 
     def coding_options(self) -> dict[str, object]:
         """Keyword arguments for NacrithCompressor: only those given, so the API's defaults stay the defaults."""
@@ -59,6 +62,8 @@ class Settings:
             "window": self.window,
             "segment_bytes": self.segment_bytes,
             "ensemble": self.ensemble,
+            "equal_info": self.equal_info,
+            "token_bits": self.token_bits,
         }
         return {key: value for key, value in chosen.items() if value is not None} | {"workers": self.workers, "gpu": self.gpu}
 
