@@ -163,9 +163,10 @@ def _step(predictor: WindowPredictor, tables: _Tables, pieces: Pieces, setup: Wi
         freq = pieces.extend(quantize(logits, tables.precision))
     except ValueError as exc:  # NaN or infinite logits: a broken model or build
         raise NacrithError(f"the model returned unusable logits: {exc}") from None
+    cum = np.cumsum(freq, axis=1)
     for row, lane in enumerate(ids):
         lanes[lane].freq = freq[row]
-        lanes[lane].cum = np.cumsum(freq[row])
+        lanes[lane].cum = cum[row]
 
 
 class _TextLane(_Lane):
