@@ -61,7 +61,9 @@ class Pieces:
         if not extra:
             return freq
         rows = np.atleast_2d(freq)
-        out = np.concatenate([rows, np.ones((len(rows), extra), dtype=rows.dtype)], axis=1)
+        out = np.empty((len(rows), rows.shape[1] + extra), dtype=rows.dtype)
+        out[:, : rows.shape[1]] = rows
+        out[:, rows.shape[1] :] = 1
         out[np.arange(len(rows)), np.argmax(rows, axis=1)] -= extra
         return out if np.ndim(freq) == 2 else out[0]
 
