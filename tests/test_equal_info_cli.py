@@ -64,3 +64,17 @@ def test_bad_equal_info_settings_are_usage_errors(engine: FakeWindowEngine, tmp_
     assert runner.invoke(cli, ["compress", "--equal-info", "20", str(notes)]).exit_code == 2
     assert runner.invoke(cli, ["compress", "--token-bits", "8", str(notes)]).exit_code == 2
     assert runner.invoke(cli, ["windows", str(notes), "--bits", "24", "--token-bits", "16"]).exit_code == 2
+
+
+def test_an_equal_info_archive_exports_its_windows_without_coding_again(engine: FakeWindowEngine, tmp_path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(TEXT)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["compress", "--equal-info", "32", "--token-bits", "8", str(notes)]).exit_code == 0
+    out = tmp_path / "w.npy"
+    result = runner.invoke(cli, ["windows", f"{notes}.nacr", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert np.load(out).shape[1] == 4 and np.load(out).dtype == np.uint8
+    back = tmp_path / "back.txt"
+    assert runner.invoke(cli, ["windows", "-d", str(out), "-o", str(back)]).exit_code == 0
+    assert back.read_bytes() == TEXT

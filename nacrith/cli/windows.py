@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from .. import NacrithError
+from ..constants import MAGIC
 from ..atomic import TargetExists, atomic_output
 from . import files
 from .options import model_options
@@ -40,13 +41,15 @@ def windows_command(
 
     Every window decodes alone (the model starts each one from the same state), so the
     windows are tokens a second model can be trained on: X.npy holds one row per window,
-    X.json the model, the settings, and the text offset of every window.
+    X.json the model, the settings, and the text offset of every window. FILE may also be
+    an archive made with 'compress --equal-info W': its windows are exported as they are.
 
     \b
     Examples:
       nacrith windows notes.txt --bits 16 --token-bits 16 -o notes.windows.npy
       nacrith windows --decode notes.windows.npy -o notes.txt
       nacrith windows --decode notes.windows.npy --range 1000:2000 -o -
+      nacrith windows notes.txt.nacr -o notes.windows.npy   # an --equal-info archive's windows
     """
     import nacrith.equal_info as ei
 
@@ -75,7 +78,10 @@ def windows_command(
                 raise Fatal(f"{path} already exists; use -f to overwrite it")
         with files.open_source(file) as (stream, _):
             data = stream.read()
-        result = ei.encode(data, bits=bits, token_bits=int(token_bits) if token_bits else None, model=model, lanes=lanes, threads=threads or None)
+        if data.startswith(MAGIC):  # an archive of windows already: export them as they are, no model needed
+            result = ei.from_archive(data)
+        else:
+            result = ei.encode(data, bits=bits, token_bits=int(token_bits) if token_bits else None, model=model, lanes=lanes, threads=threads or None)
         _save(result, target)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -32,7 +32,7 @@ from .codec import decode_code, encode_text, equal_info_settings, window_params
 from .export import Windows
 from .lanes import Progress, WindowFailed
 
-__all__ = ["encode", "decode", "Windows"]
+__all__ = ["encode", "decode", "from_archive", "Windows"]
 
 
 def encode(
@@ -89,6 +89,29 @@ def decode(
     if select is None and crc32(data) != windows.crc:
         _failed(windows, engine, "fails its checksum")
     return data
+
+
+def from_archive(archive: bytes) -> Windows:
+    """The windows of an equal-info archive (one frame of layout 3), read from its blocks without a model:
+    window ``k`` is bits ``k * W`` to ``(k + 1) * W`` of the blocks' code, in order."""
+    import io
+
+    from ..container import LAYOUT_WINDOWS, EndBlock, FrameReader, WindowBlock
+
+    reader = FrameReader(io.BytesIO(bytes(archive)))
+    header = reader.read_header()
+    if header.version != 2 or header.layout != LAYOUT_WINDOWS:
+        raise ValueError("not an archive of equal-info windows (made with equal_info=W, or --equal-info W)")
+    code, crc = bytearray(), 0
+    for block in reader.blocks():
+        if isinstance(block, WindowBlock):
+            code += block.code
+        elif isinstance(block, EndBlock):
+            crc = block.crc
+    offsets = [0]
+    for length in reader.windows:
+        offsets.append(offsets[-1] + length)
+    return Windows(bytes(code), offsets, header.params, header.model, crc)
 
 
 def _failed(windows: Windows, engine: Engine, reason: str) -> None:
