@@ -75,6 +75,7 @@ def _render_frame(report: dict[str, Any], title: str) -> str:
             ("primer", "none (the start token alone)" if windows["primer"] == 0 else f"{windows['primer']} (built in)"),
             ("window blocks", str(report["groups"])),
         ]
+        fields = [f for f in fields if f[0] not in ("chunk size", "segment size")]  # layout 3 has neither
     for method, total in report["methods"].items():
         bpb = 8.0 * total["payload_size"] / total["original_size"]
         summary = f"{total['chunks']}: {_bytes(total['original_size'])} -> {total['payload_size']:,} ({bpb:.3f} bits/byte)"
