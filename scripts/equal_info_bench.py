@@ -55,7 +55,9 @@ def main() -> None:
 
     texts = {name: path.read_bytes() for name, path in TEXTS.items()}
     t = time.time()
-    speed = run_jobs(shared_engine(None), texts, todo, args.seconds)
+    keep = args.state.with_suffix(".windows")
+    keep.mkdir(exist_ok=True)
+    speed = run_jobs(shared_engine(None), texts, todo, args.seconds, keep=keep)
     meta = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": platform.node(), "primer": args.primer, "lanes": len(todo), "tok_per_s": speed, "wall": time.time() - t}
     save_state(args.state, jobs, meta)
     left = sum(1 for j in todo if not j.done)

@@ -55,7 +55,7 @@ def test_the_header_records_w_the_token_width_and_the_primer(fake_window_engine:
 
 def test_long_input_streams_in_several_window_blocks(fake_window_engine: FakeWindowEngine, monkeypatch: pytest.MonkeyPatch) -> None:
     params = window_params(0, equal_info_settings(16), lanes=2)
-    assert group_bytes(params) == 2 * 4 * 16384
+    assert group_bytes(params) == 2 * 65536
     monkeypatch.setattr("nacrith.equal_info.archive.group_bytes", lambda params: 600)
     data = TEXT[:1700]
     c = nacrith.NacrithCompressor(equal_info=16, lanes=2)

@@ -26,7 +26,18 @@ from ..equal_info.primers import primer_bytes
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["Job", "key", "run_jobs", "load_state", "save_state"]
+__all__ = ["Job", "key", "run_jobs", "load_state", "save_state", "kept_windows"]
+
+
+def kept_windows(path: Path, bits: int) -> list[tuple[bytes, int]]:
+    """The (code, length) of each window a run kept in ``path``."""
+    data, size, out = path.read_bytes(), bits // 8, []
+    at = 0
+    while at < len(data):
+        length = int.from_bytes(data[at : at + 4], "little")
+        out.append((data[at + 4 : at + 4 + size], length))
+        at += 4 + size
+    return out
 
 
 @dataclass
@@ -73,9 +84,12 @@ def save_state(path: Path, jobs: dict[str, Job], meta: dict) -> None:
     path.write_text(json.dumps({"runs": runs, "jobs": {k: asdict(v) for k, v in sorted(jobs.items())}}, indent=1) + "\n")
 
 
-def run_jobs(engine: Engine, texts: dict[str, bytes], jobs: list[Job], seconds: float, *, lanes: int | None = None, window: int = 1024) -> float:
+def run_jobs(
+    engine: Engine, texts: dict[str, bytes], jobs: list[Job], seconds: float, *, lanes: int | None = None, window: int = 1024, keep: Path | None = None
+) -> float:
     """Go on with ``jobs`` (all of one primer) until ``seconds`` have passed; returns the tokens per second
-    over all lanes. The jobs are updated in place."""
+    over all lanes. The jobs are updated in place. ``keep``: a folder where each job's windows are appended
+    to ``<key>.windows`` (per window: its length, 4 bytes little-endian, then its code), to decode later."""
     jobs = [j for j in jobs if not j.done]
     if not jobs:
         return 0.0
@@ -99,4 +113,8 @@ def run_jobs(engine: Engine, texts: dict[str, bytes], jobs: list[Job], seconds: 
         job.ideal += result.bits
         job.seconds += elapsed
         tokens += sum(w.tokens for w in result.windows)
+        if keep is not None:
+            with open(keep / f"{key(job)}.windows", "ab") as out:
+                for w in result.windows:
+                    out.write(w.length.to_bytes(4, "little") + w.code)
     return tokens / elapsed if elapsed else 0.0

@@ -27,16 +27,21 @@ from ..engine import Engine
 from ..errors import CorruptArchiveError
 from ..segments.diagnose import check_model, chunk_failed
 from ..segments.progress import Progress
-from .codec import MIN_PIECE_BYTES, PIECE_WINDOWS, decode_code, encode_text
+from .codec import PIECE_WINDOWS, decode_code, encode_text
 from .lanes import WindowFailed
 
 __all__ = ["WindowFrameEncoder", "WindowFrameDecoder", "group_bytes"]
 
 
+GROUP_PIECE_BYTES = 64 * 1024
+"""A long input's pieces, one per lane in each window block: long, so the lanes of a block end close together."""
+
+
 def group_bytes(params: CodingParams) -> int:
-    """Input bytes the encoder codes as one window block: a piece per lane, each four times the shortest."""
+    """Input bytes the encoder codes as one window block: a piece per lane, each of ``GROUP_PIECE_BYTES`` or four
+    times the shortest piece, whichever is longer."""
     assert params.equal_info is not None
-    return params.lanes * 4 * max(MIN_PIECE_BYTES, PIECE_WINDOWS * params.equal_info.bits // 2)
+    return params.lanes * max(GROUP_PIECE_BYTES, 4 * PIECE_WINDOWS * params.equal_info.bits // 2)
 
 
 class WindowFrameEncoder:

@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["equal_info_settings", "window_params", "setup_for", "split_pieces", "encode_text", "decode_code", "MIN_PIECE_BYTES", "PIECE_WINDOWS"]
 
-MIN_PIECE_BYTES = 16 * 1024
-"""Shortest piece the encoder gives a lane (unless the input is shorter): each piece ends in a partial window."""
+MIN_PIECE_BYTES = 4096
+"""Shortest piece the encoder gives a lane (unless the input is shorter): each piece ends in a partial window,
+which ``PIECE_WINDOWS`` keeps small beside the piece."""
 
 PIECE_WINDOWS = 64
 """A piece is at least this many windows' worth of text (about W / 2 bytes each), so its last, partial window
