@@ -48,7 +48,7 @@ def main() -> None:
         rows.append({"mode": "plain", "bytes": len(data), "tokens": tokens, "ratio": 8 * len(data) / (8 * len(archive)), "encode_s": enc, "decode_s": dec, "decode_tok_s": tokens / dec, "encode_tok_s": tokens / enc})
         print(rows[-1], flush=True)
     for lanes in map(int, args.lanes.split(",")):
-        for bits in map(int, args.bits.split(",")):
+        for bits in [int(b) for b in args.bits.split(",") if b]:
             t = time.perf_counter()
             windows = ei.encode(data, bits=bits, lanes=lanes)
             enc = time.perf_counter() - t
