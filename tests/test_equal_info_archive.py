@@ -118,3 +118,39 @@ def test_windows_files_that_disagree_are_rejected(fake_windows_engine: FakeWindo
     (tmp_path / "w.json").unlink()
     with pytest.raises(nacrith.CorruptArchiveError, match="missing"):
         ei.Windows.load(tmp_path / "w.npy")
+
+
+def _header_pairs(pairs: list[tuple[int, int]], layout: int = 3) -> bytes:
+    """A version 2 header of model 1 with these parameter pairs and no content size."""
+    from nacrith.container.writer import varint
+
+    body = b"".join(varint(k) + varint(v) for k, v in pairs) + b"\0"
+    return b"\x8eNCR\x02" + bytes([layout | 0x08 | 0x10]) + b"\xf9\x5b" + body
+
+
+@pytest.mark.parametrize(
+    "archive, error, reason",
+    [
+        (_header_pairs([(8, 0)]), nacrith.CorruptArchiveError, "layout 3 and their window bits"),
+        (_header_pairs([(8, 0), (30, 64)], layout=1), nacrith.CorruptArchiveError, "layout 3 and their window bits"),
+        (_header_pairs([(8, 0), (31, 8)]), nacrith.CorruptArchiveError, "without the window bits"),
+        (_header_pairs([(30, 64)]), nacrith.CorruptArchiveError, "ensemble on"),
+        (_header_pairs([(8, 0), (30, 20)]), nacrith.CorruptArchiveError, "window bits 20"),
+        (_header_pairs([(8, 0), (30, 64), (31, 16), (32, 2)]), nacrith.CorruptArchiveError, "primer 2"),
+        (_header_pairs([(8, 0), (30, 64), (33, 1)]), nacrith.UnsupportedFormatError, "parameter 33"),
+        (_header_pairs([(8, 0), (30, 64)]) + b"\x04\x00", nacrith.CorruptArchiveError, "a block of 0 windows"),
+        (_header_pairs([(8, 0), (30, 64)]) + b"\x04\x01\x00", nacrith.CorruptArchiveError, "length 0"),
+        (_header_pairs([(8, 0), (30, 64)]) + b"\x01", nacrith.CorruptArchiveError, "unexpected block type 1"),
+        (_header_pairs([(8, 0), (30, 64)]) + b"\x00\x05\0\0\0\0", nacrith.CorruptArchiveError, "the windows hold 0"),
+        (_header_pairs([(8, 0), (30, 64)]) + b"\x04\x01\x05\0\0\0\0" + b"\0" * 7, nacrith.TruncatedArchiveError, "window code"),
+    ],
+)
+def test_layout_3_headers_and_blocks_out_of_bounds_are_rejected(archive: bytes, error: type, reason: str) -> None:
+    with pytest.raises(error, match=reason):
+        nacrith.inspect(archive)
+
+
+def test_an_empty_equal_info_archive_is_its_header_and_end_block(fake_window_engine: FakeWindowEngine) -> None:
+    archive = nacrith.compress(b"", equal_info=64)
+    header, end = _blocks(archive)
+    assert end.content_size == 0 and nacrith.decompress(archive) == b""
