@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING
 
 from ..equal_info.lanes import LaneText, WindowSetup, encode_lanes
 from ..equal_info.pieces import Pieces
-from ..equal_info.primers import primer_bytes
+from ..equal_info.primers import PRIMERS
+
+PRIMER_CANDIDATES = {
+    101: PRIMERS[1][:-2].replace(b"dates.", b"dates, as in this sentence, which goes on and"),
+}
+"""Primers measured but not (yet) in the format: a number above 100 is a measurement's alone."""
+
+
+def primer_text(number: int) -> bytes:
+    return PRIMER_CANDIDATES[number] if number in PRIMER_CANDIDATES else PRIMERS[number]
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -97,7 +106,7 @@ def run_jobs(
     if len(primers) != 1:
         raise ValueError("one primer per run: the base is the context's")
     model = engine.model
-    base = (model.start_token, *model.tokenize(primer_bytes(primers.pop())))
+    base = (model.start_token, *model.tokenize(primer_text(primers.pop())))
     setup = WindowSetup(base, 24, window, window * 3 // 4)
     evaluator = engine.evaluator(lanes or len(jobs), window, base=len(base))
     work = [LaneText(texts[j.text][j.pos : j.limit], j.bits, j.fill) for j in jobs]
