@@ -154,3 +154,12 @@ def test_an_empty_equal_info_archive_is_its_header_and_end_block(fake_window_eng
     archive = nacrith.compress(b"", equal_info=64)
     header, end = _blocks(archive)
     assert end.content_size == 0 and nacrith.decompress(archive) == b""
+
+
+def test_nacrith_open_reads_and_seeks_in_an_equal_info_archive(fake_window_engine: FakeWindowEngine, tmp_path) -> None:
+    path = tmp_path / "notes.nacr"
+    path.write_bytes(nacrith.compress(TEXT, equal_info=64))
+    with nacrith.open(path, "rb") as f:
+        assert f.read() == TEXT
+        f.seek(100)
+        assert f.read(50) == TEXT[100:150]
