@@ -35,10 +35,14 @@ def main() -> None:
     ap.add_argument("--fill", choices=["yes", "no", "both"], default="yes")
     ap.add_argument("--seconds", type=float, default=240)
     ap.add_argument("--report", action="store_true")
+    ap.add_argument("--markdown", action="store_true", help="print the tables of BENCHMARKS.md")
     args = ap.parse_args()
     jobs = load_state(args.state)
     if args.report:
         report(jobs)
+        return
+    if args.markdown:
+        markdown(jobs)
         return
     fills = {"yes": [True], "no": [False], "both": [True, False]}[args.fill]
     for spec in args.texts.split(","):
@@ -72,6 +76,34 @@ def report(jobs: dict[str, Job]) -> None:
             f"{k:40s} {j.pos:>7}/{j.limit:<7} windows {j.windows:>6} ratio {j.ratio:5.2f} "
             f"ideal {8 * j.pos / j.ideal if j.ideal else 0:5.2f} padding {100 * pad:4.1f}% tokens/window {j.tokens / max(1, j.windows):6.1f}"
         )
+
+
+def markdown(jobs: dict[str, Job]) -> None:
+    """One table per (text size, primer, fill): the ratio per W, and where a window's bits go."""
+    groups: dict[tuple, list[Job]] = {}
+    for j in jobs.values():
+        groups.setdefault((j.limit, j.primer, j.fill), []).append(j)
+    for (limit, primer, fill), members in sorted(groups.items()):
+        bits = sorted({j.bits for j in members})
+        print(f"\n{limit:,} bytes, primer {primer}, {'fill' if fill else 'whole tokens'}\n")
+        print("| text | " + " | ".join(f"W={b}" for b in bits) + " |")
+        print("|---|" + "---|" * len(bits))
+        for text in sorted({j.text for j in members}):
+            row = {j.bits: j for j in members if j.text == text}
+            cells = [f"{row[b].ratio:.2f}" + ("" if row[b].done else "*") if b in row else "" for b in bits]
+            print(f"| {text} | " + " | ".join(cells) + " |")
+        print("| paper (C4) | " + " | ".join(f"{PAPER[b]:.2f}" if b in PAPER else "" for b in bits) + " |")
+        for text in sorted({j.text for j in members}):
+            row = {j.bits: j for j in members if j.text == text}
+            cells = []
+            for b in bits:
+                j = row.get(b)
+                if j is None or not j.windows:
+                    cells.append("")
+                    continue
+                code = j.windows * j.bits
+                cells.append(f"{8 * j.pos / j.ideal:.2f} / {100 * (code - j.used) / code:.1f}% / {j.pos / j.windows:.1f}")
+            print(f"| {text}: ideal ratio / padding / bytes per window | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
