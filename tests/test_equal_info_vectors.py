@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nacrith.coder.cdf import quantize
-from nacrith.coder.window import WindowDecoder, WindowEncoder, first_token_floor, floor_table
+from nacrith.coder.window import WindowEncoder, first_token_floor, floor_table
 from nacrith.container import ModelInfo, build_tag, frames
 from nacrith.equal_info.archive import WindowFrameEncoder
 from nacrith.equal_info.codec import equal_info_settings, window_params

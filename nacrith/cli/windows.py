@@ -6,7 +6,6 @@ existing files without -f, never half-written), decode reads them and writes the
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from pathlib import Path

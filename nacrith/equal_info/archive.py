@@ -25,7 +25,7 @@ from ..container.structures import LAYOUT_WINDOWS, WindowBlock
 from ..container.writer import write_windows
 from ..engine import Engine
 from ..errors import CorruptArchiveError
-from ..segments.diagnose import check_model, chunk_failed
+from ..segments.diagnose import CheckedEngine, chunk_failed
 from ..segments.progress import Progress
 from .codec import PIECE_WINDOWS, decode_code, encode_text
 from .lanes import WindowFailed
@@ -107,8 +107,7 @@ class WindowFrameDecoder:
 
     def __init__(self, header: FrameHeader, engine_factory: Callable[[], Engine], progress: Progress | None = None) -> None:
         self.header = header
-        self._engine_factory = engine_factory
-        self._engine: Engine | None = None
+        self._engine = CheckedEngine(engine_factory, header.model, header.params)
         self._progress = progress
         self._blocks = 0
         self._windows = 0
@@ -132,7 +131,7 @@ class WindowFrameDecoder:
         first, last = self._windows, self._windows + len(windows) - 1
         where = f"window block {self._blocks} (windows {first} to {last})"
         entry = ChunkEntry(METHOD_NEURAL, block.length, 0, len(block.code), block.crc)
-        engine = self._engine_for_windows()
+        engine = self._engine()
         try:
             texts = decode_code(engine, params, windows, progress=self._progress)
         except WindowFailed as exc:
@@ -145,10 +144,3 @@ class WindowFrameDecoder:
         self._size += len(data)
         self._crc = crc32(data, self._crc)
         return data
-
-    def _engine_for_windows(self) -> Engine:
-        if self._engine is None:
-            engine = self._engine_factory()
-            check_model(self.header.model, self.header.params, engine)
-            self._engine = engine
-        return self._engine
