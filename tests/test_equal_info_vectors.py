@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -21,7 +22,8 @@ from nacrith.equal_info.codec import equal_info_settings, window_params
 from nacrith.equal_info.pieces import Pieces
 from nacrith.errors import CorruptArchiveError
 from nacrith.frames import FrameDecoder
-from tests.test_format_vectors import VECTOR_DIR, reference_code
+from nacrith.equal_info.primers import PRIMERS, primer_digest
+from tests.test_format_vectors import VECTOR_DIR, _section, reference_code
 
 PATH = VECTOR_DIR / "windows.json"
 LOGIT = "((v * (2 * t + 1) + 5 * p) % 61) / 8 + 3 * (v == 32) + 2 * (v >= 97) * (v <= 122) + 2 * (v == 10)"
@@ -212,6 +214,15 @@ def test_byte_symbols_follow_the_vocabulary_in_byte_order() -> None:
     f = quantize(np.arange(258, dtype=np.float32), 16)
     g = pieces.extend(f)
     assert g.sum() == 1 << 16 and list(g[-2:]) == [1, 1] and g[257] == f[257] - 2
+
+
+def test_format_md_gives_the_primer_s_bytes_and_digest() -> None:
+    """A primer's bytes are part of the format: FORMAT.md's text, its length and SHA-256 are the code's."""
+    section = _section("Primer")
+    [text] = re.findall(r"```text\n(.*?)\n```", section, re.S)
+    assert text.encode() + b"\n\n" == PRIMERS[1]
+    assert f"these {len(PRIMERS[1])} bytes" in section and primer_digest(1) in section
+    assert sorted(PRIMERS) == [0, 1]
 
 
 if __name__ == "__main__":

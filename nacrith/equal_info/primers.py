@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["PRIMERS", "primer_bytes", "DEFAULT_PRIMER"]
+__all__ = ["PRIMERS", "primer_bytes", "primer_digest", "DEFAULT_PRIMER"]
 
 PRIMERS: dict[int, bytes] = {
     0: b"",
@@ -23,8 +23,6 @@ PRIMERS: dict[int, bytes] = {
     ),
 }
 """Primer number -> its bytes. 0 is none: the window's context is the start token alone."""
-
-PRIMER_SHA256 = {1: "see tests/test_equal_info_archive.py"}
 
 DEFAULT_PRIMER = 1
 """Chosen by measurement (BENCHMARKS.md, "Equal-info windows")."""
