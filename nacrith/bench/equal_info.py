@@ -88,9 +88,10 @@ def load_state(path: Path) -> dict[str, Job]:
 
 
 def save_state(path: Path, jobs: dict[str, Job], meta: dict) -> None:
-    old = json.loads(path.read_text()) if path.exists() else {}
-    runs = old.get("runs", []) + [meta]
-    path.write_text(json.dumps({"runs": runs, "jobs": {k: asdict(v) for k, v in sorted(jobs.items())}}, indent=1) + "\n")
+    state = json.loads(path.read_text()) if path.exists() else {}
+    state["runs"] = state.get("runs", []) + [meta]
+    state["jobs"] = {k: asdict(v) for k, v in sorted(jobs.items())}
+    path.write_text(json.dumps(state, indent=1) + "\n")
 
 
 def run_jobs(
