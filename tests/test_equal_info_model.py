@@ -40,3 +40,12 @@ def test_a_window_decodes_alone_in_any_lane_and_with_other_lanes() -> None:
     assert alone == data[windows.offsets[k] : windows.offsets[k + 1]]
     backwards = ei.decode(windows, select=list(reversed(range(len(windows)))))
     assert backwards == b"".join(data[windows.offsets[i] : windows.offsets[i + 1]] for i in reversed(range(len(windows))))
+
+
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_a_cold_start_without_primer_round_trips(lanes: int) -> None:
+    """Primer 0: the base is the start token alone, shorter than the lanes (llama.cpp then needs an output per sequence)."""
+    data = INPUTS["text"]
+    archive = nacrith.compress(data, equal_info=32, primer=0, lanes=lanes)
+    assert nacrith.inspect(archive).frames[0].params.equal_info.primer == 0
+    assert nacrith.decompress(archive) == data

@@ -197,7 +197,8 @@ class LaneEvaluator:
         params = llama_cpp.llama_context_default_params()
         sequences = lanes + (1 if base else 0)
         params.n_ctx = sequences * window
-        batch = max(lanes, max_batch or 1, base)
+        # llama.cpp reserves an output per sequence when it makes the context: n_outputs_max >= n_seq_max
+        batch = max(sequences, max_batch or 1, base)
         params.n_batch = batch
         params.n_ubatch = batch  # one step is always one ubatch: no split that timing could change
         params.n_seq_max = sequences
