@@ -74,8 +74,8 @@ class NacrithCompressor:
         """``equal_info``: write equal-info windows of this many bits (16 to 65536, a multiple of 8) instead of
         chunks: every window is exactly that much code and decodes alone (:mod:`nacrith.equal_info`); they use
         the LLM alone, so ``ensemble``, ``chunk_bytes``, ``segment_bytes`` and ``workers`` do not apply.
-        ``token_bits`` (8 or 16; default 16 when it divides the window) and ``primer`` (default the built-in
-        one) are recorded with them. ``ensemble``: True for the default models mixed with the LLM, False for the LLM alone,
+        ``token_bits`` (8 or 16; default 16 when it divides the window) and ``primer`` (default 0, the
+        start token alone; 1 the built-in English primer) are recorded with them. ``ensemble``: True for the default models mixed with the LLM, False for the LLM alone,
         or an :class:`EnsembleParams` of your own (all of it is stored in the archive).
         ``segment_bytes``: the largest segment; each decodes alone, so they can be coded by several
         workers and read at random (default: 1 MiB, or 64 MiB when the input begins with binary data,

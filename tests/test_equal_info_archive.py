@@ -42,9 +42,9 @@ def test_equal_info_archives_round_trip(fake_window_engine: FakeWindowEngine, bi
 def test_the_header_records_w_the_token_width_and_the_primer(fake_window_engine: FakeWindowEngine) -> None:
     archive = nacrith.compress(TEXT, equal_info=24)
     params = _blocks(archive)[0].params
-    assert (params.equal_info.bits, params.equal_info.token_bits, params.equal_info.primer) == (24, 8, 1)
-    params = _blocks(nacrith.compress(TEXT, equal_info=64, token_bits=8, primer=0))[0].params
-    assert (params.equal_info.token_bits, params.equal_info.primer) == (8, 0)
+    assert (params.equal_info.bits, params.equal_info.token_bits, params.equal_info.primer) == (24, 8, 0)
+    params = _blocks(nacrith.compress(TEXT, equal_info=64, token_bits=8, primer=1))[0].params
+    assert (params.equal_info.token_bits, params.equal_info.primer) == (8, 1)
     with pytest.raises(ValueError, match="token bits"):
         nacrith.compress(TEXT, equal_info=24, token_bits=16)
     with pytest.raises(ValueError, match="window bits"):

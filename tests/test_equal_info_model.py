@@ -28,6 +28,7 @@ def test_equal_info_archives_of_the_real_model_round_trip(bits: int, kind: str) 
     archive = nacrith.compress(data, equal_info=bits, lanes=4)
     info = nacrith.inspect(archive).frames[0]
     assert info.layout == "equal-info windows" and info.params.equal_info.bits == bits
+    assert info.params.equal_info.primer == 0  # the default: the start token alone, a base shorter than the lanes
     assert nacrith.decompress(archive) == data
 
 
@@ -43,9 +44,9 @@ def test_a_window_decodes_alone_in_any_lane_and_with_other_lanes() -> None:
 
 
 @pytest.mark.parametrize("lanes", [1, 4])
-def test_a_cold_start_without_primer_round_trips(lanes: int) -> None:
-    """Primer 0: the base is the start token alone, shorter than the lanes (llama.cpp then needs an output per sequence)."""
+def test_a_warm_start_from_primer_1_round_trips(lanes: int) -> None:
+    """Primer 1: the base is the start token and the primer, its KV cache copied into each window's lane."""
     data = INPUTS["text"]
-    archive = nacrith.compress(data, equal_info=32, primer=0, lanes=lanes)
-    assert nacrith.inspect(archive).frames[0].params.equal_info.primer == 0
+    archive = nacrith.compress(data, equal_info=32, primer=1, lanes=lanes)
+    assert nacrith.inspect(archive).frames[0].params.equal_info.primer == 1
     assert nacrith.decompress(archive) == data

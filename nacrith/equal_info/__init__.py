@@ -10,8 +10,9 @@ The windows, cut into 8- or 16-bit tokens, are text a second model can be traine
 >>> windows.tokens().shape, ei.decode(windows)                        # doctest: +SKIP
 ((2, 4), b'To be, or not to be')
 
-Here every window starts from the start token and a short built-in English primer, whose KV
-cache is computed once and copied into each window's lane, and the LLM codes alone (no
+Here every window starts from the same state, by default the start token alone (primer 1, a short
+English text whose KV cache is computed once and copied into each window's lane, measured worse),
+and the LLM codes alone (no
 ensemble: a window decodes alone, so nothing may learn across windows). Windows decode side by
 side in lanes, so decoding runs at the model's lockstep speed. ``nacrith compress --equal-info W``
 writes them as an archive (layout 3, FORMAT.md); :class:`Windows` saves them as ``X.npy`` and

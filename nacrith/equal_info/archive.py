@@ -29,6 +29,7 @@ from ..segments.diagnose import CheckedEngine, chunk_failed
 from ..segments.progress import Progress
 from .codec import PIECE_WINDOWS, decode_code, encode_text
 from .lanes import WindowFailed
+from .primers import FILL
 
 __all__ = ["WindowFrameEncoder", "WindowFrameDecoder", "group_bytes"]
 
@@ -47,7 +48,7 @@ def group_bytes(params: CodingParams) -> int:
 class WindowFrameEncoder:
     """Streams one layout 3 frame: feed bytes with :meth:`write`, end with :meth:`finish`; each returns archive bytes."""
 
-    def __init__(self, engine: Engine, params: CodingParams, content_size: int | None = None, progress: Progress | None = None, *, fill: bool = True) -> None:
+    def __init__(self, engine: Engine, params: CodingParams, content_size: int | None = None, progress: Progress | None = None, *, fill: bool = FILL) -> None:
         if params.equal_info is None:
             raise ValueError("equal-info parameters needed")
         self.engine = engine

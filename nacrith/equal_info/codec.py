@@ -19,7 +19,7 @@ from ..container.structures import MAX_WINDOW_BYTES
 from ..neural.schedule import default_slide_keep
 from .lanes import CodedWindow, LaneText, Progress, WindowSetup, decode_windows, encode_lanes
 from .pieces import Pieces
-from .primers import DEFAULT_PRIMER, primer_bytes
+from .primers import DEFAULT_PRIMER, FILL, primer_bytes
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -95,7 +95,7 @@ def _parts(engine: Engine, params: CodingParams) -> _ModelParts:
     return _ModelParts(Pieces(model.pieces), setup_for(model, params))
 
 
-def encode_text(engine: Engine, data: bytes, params: CodingParams, *, fill: bool = True, progress: Progress | None = None) -> list[CodedWindow]:
+def encode_text(engine: Engine, data: bytes, params: CodingParams, *, fill: bool = FILL, progress: Progress | None = None) -> list[CodedWindow]:
     """``data`` as windows of ``params.equal_info.bits`` bits, in text order."""
     assert params.equal_info is not None
     bits = params.equal_info.bits
