@@ -8,8 +8,8 @@ starts, one after the other in one process); ``--plain`` also codes each text's 
 a plain archive, with the ensemble and the LLM alone, for the ratio without windows; ``--text
 NAME=PATH`` adds a text. ``--report`` prints the table.
 
-    flock /tmp/nacrith-model.lock python scripts/equal_info_bench.py --state benchmarks/equal-info-sample.json \
-        --text sample=benchmarks/equal-info-sample.txt --texts sample:3907 --bits 16,32,64,128 --primer 0,1 --plain
+    flock /tmp/nacrith-model.lock python scripts/equal_info_bench.py --state benchmarks/equal-info/sample.json \
+        --text sample=benchmarks/equal-info/sample.txt --texts sample:3907 --bits 16,32,64,128 --primer 0,1 --plain
 """
 
 from __future__ import annotations
