@@ -21,6 +21,8 @@ from .dictionary import Dictionary, as_dictionary
 from .engine import shared_engine
 from .errors import CorruptArchiveError, TruncatedArchiveError
 from .container import LAYOUT_INDEXED
+from .equal_info.archive import WindowFrameEncoder
+from .equal_info.codec import equal_info_settings, window_params
 from .frames import FrameDecoder, FrameEncoder, Progress
 from .frames.parallel import ParallelFrameDecoder
 from .memory import resolve_limit
@@ -68,8 +70,16 @@ class NacrithCompressor:
         content_size: int | None = None,
         progress: Progress | None = None,
         dictionary: str | os.PathLike[str] | Dictionary | None = None,
+        equal_info: int | None = None,
+        token_bits: int | None = None,
+        primer: int | None = None,
     ) -> None:
-        """``ensemble``: True for the default models mixed with the LLM (with a dictionary: its parameters),
+        """``equal_info``: write equal-info windows of this many bits (16 to 65536, a multiple of 8) instead of
+        chunks: every window is exactly that much code and decodes alone (:mod:`nacrith.equal_info`); they use
+        the LLM alone, so ``ensemble``, ``chunk_bytes``, ``segment_bytes``, ``workers`` and ``dictionary`` do not
+        apply. ``token_bits`` (8 or 16; default 16 when it divides the window) and ``primer`` (default 0, the
+        start token alone; 1 the built-in English primer) are recorded with them.
+        ``ensemble``: True for the default models mixed with the LLM (with a dictionary: its parameters),
         False for the LLM alone, or an :class:`EnsembleParams` of your own (all of it is stored in the archive).
         ``segment_bytes``: the largest segment; each decodes alone, so they can be coded by several
         workers and read at random (default: 1 MiB, or 64 MiB when the input begins with binary data,
@@ -91,12 +101,23 @@ class NacrithCompressor:
         )
         if content_size is not None and content_size < 0:
             raise ValueError("content_size must be >= 0")
+        self._finished = False
+        if equal_info is not None:
+            if loaded is not None:
+                raise ValueError("a dictionary does not go with equal_info: every window starts from the archive's own primer")
+            self._pool, self._owns_pool = None, False
+            engine = shared_engine(model, threads, gpu=0 if gpu else None)
+            settings = equal_info_settings(equal_info, token_bits, primer)
+            params = window_params(engine.start_token(), settings, lanes=lanes, window=window, backend=engine.backend)
+            self._encoder = WindowFrameEncoder(engine, params, content_size, progress)  # type: ignore[assignment]
+            return
+        elif token_bits is not None or primer is not None:
+            raise ValueError("token_bits and primer go with equal_info")
         engine = shared_engine(model, threads, gpu=0 if gpu else None)
         if loaded is not None:
             loaded.check_model(engine.fingerprint)
         self._pool, self._owns_pool = _pool(workers, model, threads, gpu)
         self._encoder = FrameEncoder(engine, options, content_size, progress, self._pool)
-        self._finished = False
 
     def compress(self, data: bytes) -> bytes:
         if self._finished:
@@ -295,9 +316,12 @@ def compress(
     gpu: bool = False,
     progress: Progress | None = None,
     dictionary: str | os.PathLike[str] | Dictionary | None = None,
+    equal_info: int | None = None,
+    token_bits: int | None = None,
+    primer: int | None = None,
 ) -> bytes:
-    """Compress ``data`` into one archive (its size recorded in the header); ``dictionary`` as
-    :class:`NacrithCompressor` takes it."""
+    """Compress ``data`` into one archive (its size recorded in the header); ``dictionary`` and
+    ``equal_info=W`` (windows of W bits) as :class:`NacrithCompressor` takes them."""
     data = bytes(data)
     c = NacrithCompressor(
         model=model,
@@ -312,6 +336,9 @@ def compress(
         content_size=len(data),
         progress=progress,
         dictionary=dictionary,
+        equal_info=equal_info,
+        token_bits=token_bits,
+        primer=primer,
     )
     return c.compress(data) + c.flush()
 

@@ -35,7 +35,7 @@ class Engine:
         self.backend = BACKEND_LLAMA_CPU if gpu is None else BACKEND_LLAMA_CUDA
         self._model: LanguageModel | None = None
         self._evaluator: LaneEvaluator | None = None
-        self._evaluator_shape: tuple[int, int, Prefix | None] | None = None
+        self._evaluator_shape: tuple[int, int, Prefix | None, int] | None = None
 
     @property
     def model(self) -> LanguageModel:
@@ -45,17 +45,18 @@ class Engine:
             self._model = LanguageModel(self.path, gpu=self.gpu)
         return self._model
 
-    def evaluator(self, lanes: int, context: int, prefix: Prefix | None = None) -> LaneEvaluator:
+    def evaluator(self, lanes: int, context: int, prefix: Prefix | None = None, *, base: int = 0) -> LaneEvaluator:
         """An evaluator for ``lanes`` sequences of ``context`` tokens each, reused while the shape stays the same.
 
         Coding asks for :func:`nacrith.memory.context_tokens` of each group, encoder and decoder alike, so
         each group gets a context of the same size on both sides, whatever came before it. ``prefix``: a
-        dictionary's start, whose primer the evaluator evaluates once and keeps."""
-        if self._evaluator_shape != (lanes, context, prefix):
+        dictionary's start, whose primer the evaluator evaluates once and keeps; ``base``: the length of
+        equal-info windows' base sequence."""
+        if self._evaluator_shape != (lanes, context, prefix, base):
             self._evaluator = None  # free the old KV cache before allocating the next
             primed = {"prefix": prefix} if prefix is not None else {}
-            self._evaluator = self.model.evaluator(lanes, context, self.threads, **primed)
-            self._evaluator_shape = (lanes, context, prefix)
+            self._evaluator = self.model.evaluator(lanes, context, self.threads, **primed, base=base)
+            self._evaluator_shape = (lanes, context, prefix, base)
         assert self._evaluator is not None
         return self._evaluator
 

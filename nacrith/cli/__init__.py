@@ -20,6 +20,7 @@ from . import files, info, jobs
 from .bench import bench_command
 from .explain import explain_command
 from .train import train_command
+from .windows import windows_command
 from ..constants import DEFAULT_SEGMENT_BYTES
 from ..workers.local import WorkerPool
 from .options import (
@@ -146,6 +147,15 @@ def _check_model(settings: jobs.Settings) -> None:
     help=f"Largest segment (e.g. 256K, 4M): segments decode alone, spread over workers, and can be read at random  [default: {DEFAULT_SEGMENT_BYTES >> 20}M]",
 )
 @dictionary_option
+@click.option(
+    "--equal-info",
+    "equal_info",
+    metavar="W",
+    type=int,
+    help="Write equal-info windows of exactly W bits each (16 to 65536, a multiple of 8), every one decodable alone "
+    "(the LLM alone; see 'nacrith windows'). Decompress as usual.",
+)
+@click.option("--token-bits", type=click.Choice(["8", "16"]), help="With --equal-info: the token width the archive records  [default: 16 when it divides W]")
 @workers_option
 @ray_option
 @gpu_option
@@ -165,6 +175,8 @@ def compress(
     ensemble: bool | None,
     segment_bytes: int | None,
     dictionary: str | None,
+    equal_info: int | None,
+    token_bits: str | None,
     workers: int,
     ray: str | None,
     gpu: bool,
@@ -185,7 +197,12 @@ def compress(
       nacrith compress --model other.gguf --window 1024 -T 4 book.txt
       nacrith compress --workers 2 --segment-size 256K big.log   # 2 processes, 1 thread each here
       nacrith compress -D family.nacrd mails/*.eml   # small files of one family: see 'nacrith train'
+      nacrith compress --equal-info 128 notes.txt   # 128-bit windows that decode alone
     """
+    if token_bits is not None and equal_info is None:
+        raise click.UsageError("--token-bits goes with --equal-info")
+    if equal_info is not None and (ensemble or segment_bytes or workers > 1 or ray or dictionary):
+        raise click.UsageError("--equal-info codes with the LLM alone, in one process: no --ensemble, --segment-size, --workers, --ray or -D")
     plan = files.plan(file, output, to_stdout, "compress")
     settings = _settings(
         quiet,
@@ -200,6 +217,8 @@ def compress(
         segment_bytes=segment_bytes,
         gpu=gpu,
         dictionary=load_dictionary(dictionary),
+        equal_info=equal_info,
+        token_bits=int(token_bits) if token_bits else None,
     )
     check_coding_options(**settings.coding_options())  # a bad --lanes/--window or --model is the command's problem, not each file's
     with _workers(settings, workers, ray) as settings:
@@ -343,6 +362,7 @@ def info_command(file: tuple[str, ...], as_json: bool) -> None:
 cli.add_command(bench_command)
 cli.add_command(explain_command)
 cli.add_command(train_command)
+cli.add_command(windows_command)
 
 
 def main(argv: list[str] | None = None) -> None:

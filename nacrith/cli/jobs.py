@@ -55,6 +55,9 @@ class Settings:
     """decompress and test --memory (None: the API's default)."""
     dictionary: object | None = None
     """-D: a :class:`~nacrith.Dictionary`, loaded once for all the command's files."""
+    equal_info: int | None = None
+    """compress --equal-info W: windows of W bits."""
+    token_bits: int | None = None
 
     def coding_options(self) -> dict[str, object]:
         """Keyword arguments for NacrithCompressor: only those given, so the API's defaults stay the defaults."""
@@ -66,6 +69,8 @@ class Settings:
             "segment_bytes": self.segment_bytes,
             "ensemble": self.ensemble,
             "dictionary": self.dictionary,
+            "equal_info": self.equal_info,
+            "token_bits": self.token_bits,
         }
         return {key: value for key, value in chosen.items() if value is not None} | {"workers": self.workers, "gpu": self.gpu}
 

@@ -16,6 +16,7 @@ from .structures import (
     LAYOUT_CHUNK,
     LAYOUT_INDEXED,
     LAYOUT_SEGMENT,
+    LAYOUT_WINDOWS,
     METHOD_NAMES,
     METHOD_NEURAL,
     METHOD_NEURAL_CRLF,
@@ -26,17 +27,19 @@ from .structures import (
     ChunkEntry,
     CodingParams,
     EndBlock,
+    EqualInfo,
     FrameHeader,
     Group,
     IndexEntry,
     ModelInfo,
     OtherBytes,
+    WindowBlock,
     build_tag,
     crc32,
     method_name,
     neural_payload_bound,
 )
-from .writer import write_chunk, write_end, write_group, write_header, write_index, write_other
+from .writer import write_chunk, write_end, write_group, write_header, write_index, write_other, write_windows
 
 __all__ = [
     "BACKEND_LLAMA_CPU",
@@ -63,6 +66,10 @@ __all__ = [
     "LAYOUT_CHUNK",
     "LAYOUT_SEGMENT",
     "LAYOUT_INDEXED",
+    "LAYOUT_WINDOWS",
+    "EqualInfo",
+    "WindowBlock",
+    "write_windows",
     "BUILD_TAG_BYTES",
     "ModelInfo",
     "CodingParams",

@@ -9,7 +9,7 @@ from typing import BinaryIO, Iterator, Union
 from ..constants import MAGIC, READ_VERSIONS
 from ..errors import CorruptArchiveError, TruncatedArchiveError, UnsupportedFormatError
 from . import v1
-from .fields import LAST_KEY, MODEL_PRESETS, params_from_pairs
+from .fields import KNOWN_KEYS, MODEL_PRESETS, params_from_pairs
 from .stream import ByteReader
 from .structures import (
     BUILD_TAG_BYTES,
@@ -18,6 +18,9 @@ from .structures import (
     LAYOUT_CHUNK,
     LAYOUT_INDEXED,
     LAYOUT_SEGMENT,
+    LAYOUT_WINDOWS,
+    MAX_BLOCK_WINDOWS,
+    MAX_WINDOW_BYTES,
     METHOD_STORED,
     NEURAL_METHODS,
     ChunkEntry,
@@ -28,6 +31,7 @@ from .structures import (
     IndexEntry,
     ModelInfo,
     OtherBytes,
+    WindowBlock,
     method_name,
     neural_payload_bound,
 )
@@ -36,6 +40,7 @@ from .writer import (
     BLOCK_GROUP,
     BLOCK_INDEX,
     BLOCK_OTHER,
+    BLOCK_WINDOWS,
     DESCRIPTOR_CONTENT_SIZE,
     DESCRIPTOR_LAYOUT,
     DESCRIPTOR_METHOD_SHIFT,
@@ -61,7 +66,7 @@ class Index:
     entries: list[IndexEntry] = field(default_factory=list)
 
 
-Block = Union[Group, OtherBytes, EndBlock, OneChunk, Index]
+Block = Union[Group, OtherBytes, EndBlock, OneChunk, Index, WindowBlock]
 
 
 @dataclass
@@ -90,6 +95,8 @@ class FrameReader(ByteReader):
         self.segments: list[IndexEntry] = []
         """The segments read so far (version 2), as their index entries would list them."""
         self._segment: _Segment | None = None
+        self.windows: list[int] = []
+        """Layout 3: every window's text length so far, in order (window k is bits k*W to (k+1)*W of the code)."""
 
     # --- header ---------------------------------------------------------------
 
@@ -112,8 +119,7 @@ class FrameReader(ByteReader):
         layout = descriptor & DESCRIPTOR_LAYOUT
         preset = (descriptor >> DESCRIPTOR_MODEL_SHIFT) & 0x03
         method = descriptor >> DESCRIPTOR_METHOD_SHIFT
-        if layout > LAYOUT_INDEXED:
-            raise CorruptArchiveError(f"reserved frame layout {layout}")
+
         if preset and preset not in MODEL_PRESETS:
             raise CorruptArchiveError(f"reserved model number {preset}")
         if layout != LAYOUT_CHUNK and method:
@@ -135,7 +141,7 @@ class FrameReader(ByteReader):
                     break
                 if pairs and key <= pairs[-1][0]:
                     raise CorruptArchiveError(f"header parameter {key} out of order or repeated")
-                if key > LAST_KEY:
+                if key not in KNOWN_KEYS:
                     raise UnsupportedFormatError(f"the archive sets parameter {key}, unknown to this nacrith (upgrade nacrith?)")
                 pairs.append((key, self.varint(f"parameter {key}")))
             if not pairs:
@@ -143,6 +149,8 @@ class FrameReader(ByteReader):
         params = params_from_pairs(pairs, MODEL_PRESETS[preset].start_token if preset else None)
         if layout == LAYOUT_CHUNK:
             _check_entry("the chunk", ChunkEntry(method, content_size or 0, 0, 0, 0), params, payload=False)
+        if (layout == LAYOUT_WINDOWS) != (params.equal_info is not None):
+            raise CorruptArchiveError("equal-info windows need layout 3 and their window bits (key 30), the one with the other")
         return FrameHeader(ModelInfo(fingerprint, build_tag, name, preset=preset), params, content_size, 2, layout, method)
 
     # --- blocks ---------------------------------------------------------------
@@ -161,6 +169,8 @@ class FrameReader(ByteReader):
             return block
         if header.layout == LAYOUT_CHUNK:
             return self._read_one_chunk(header)
+        if header.layout == LAYOUT_WINDOWS:
+            return self._read_window_block(header)
         at = self.offset
         kind = self.byte("block type")
         if kind == BLOCK_INDEX and header.layout == LAYOUT_INDEXED and self._segment is None and self.segments:
@@ -203,6 +213,37 @@ class FrameReader(ByteReader):
         chunk = OneChunk(entry, self.read(payload_length, "chunk payload"))
         self.done = True
         return chunk
+
+    def _read_window_block(self, header: FrameHeader) -> WindowBlock | EndBlock:
+        at = self.offset
+        kind = self.byte("block type")
+        if kind == BLOCK_END:
+            end = EndBlock(self.varint("content size"), self.u32("content checksum"))
+            size = sum(self.windows)
+            if end.content_size != size:
+                raise CorruptArchiveError(f"the end block says {end.content_size} bytes, the windows hold {size}")
+            if header.content_size is not None and size != header.content_size:
+                raise CorruptArchiveError(f"the windows hold {size} bytes, the header declares {header.content_size}")
+            self.done = True
+            return end
+        if kind != BLOCK_WINDOWS:
+            raise CorruptArchiveError(f"unexpected block type {kind} at byte {at} (layout 3 has window blocks and an end block)")
+        count = self.varint("window count")
+        if not 1 <= count <= MAX_BLOCK_WINDOWS:
+            raise CorruptArchiveError(f"a block of {count} windows (1..{MAX_BLOCK_WINDOWS})")
+        lengths = []
+        for i in range(count):
+            length = self.varint(f"window {len(self.windows) + i} length")
+            if not 1 <= length <= MAX_WINDOW_BYTES:
+                raise CorruptArchiveError(f"window {len(self.windows) + i}: length {length} (1..{MAX_WINDOW_BYTES})")
+            lengths.append(length)
+        if header.content_size is not None and sum(self.windows) + sum(lengths) > header.content_size:
+            raise CorruptArchiveError(f"the windows hold more than the {header.content_size} bytes the header declares")
+        crc = self.u32("window block checksum")
+        assert header.params.equal_info is not None
+        code = self.read(count * header.params.equal_info.bits // 8, "window code")
+        self.windows += lengths  # only now: a block cut short leaves the reader as it was
+        return WindowBlock(lengths, crc, code)
 
     def _read_group(self, params: CodingParams) -> Group:
         count = self.varint("chunk count")

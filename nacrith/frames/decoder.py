@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from .. import fallback
-from ..container import LAYOUT_SEGMENT, NEURAL_METHODS, Block, EndBlock, FrameHeader, Group, Index, OneChunk, crc32
+from ..container import LAYOUT_SEGMENT, LAYOUT_WINDOWS, NEURAL_METHODS, Block, EndBlock, FrameHeader, Group, Index, OneChunk, crc32
 from ..engine import Engine
 from ..errors import CorruptArchiveError
 from ..neural.lanes import LaneFailed
 from ..segments.decoder import SegmentDecoder, decode_text_group
 from ..segments.diagnose import CheckedEngine, chunk_failed
 from ..segments.start import lane_prefix, new_ensemble
+from ..equal_info.archive import WindowFrameDecoder
 from .legacy import V1FrameDecoder
 from ..segments.progress import Progress
 
@@ -50,6 +51,7 @@ class FrameDecoder:
         self._engine = CheckedEngine(engine_factory, header.model, header.params, memory_limit, self.dictionary)
         self._progress = progress
         self._legacy = V1FrameDecoder(header, engine_factory, progress, memory_limit) if header.version == 1 else None
+        self._windows = WindowFrameDecoder(header, engine_factory, progress) if header.layout == LAYOUT_WINDOWS and header.version == 2 else None
         self._segment: SegmentDecoder | None = None
         self._segments = 0
         self._size = 0
@@ -57,12 +59,16 @@ class FrameDecoder:
 
     @property
     def finished(self) -> bool:
+        if self._windows:
+            return self._windows.finished
         return self._legacy.finished if self._legacy else self._finished
 
     def decode(self, block: Block) -> bytes:
         """The original bytes a block completes, in order (b"" for an end or an index)."""
         if self._legacy:
             return self._legacy.decode(block)  # type: ignore[arg-type]
+        if self._windows:
+            return self._windows.decode(block)  # type: ignore[arg-type]
         if self._finished:
             raise CorruptArchiveError("data after the end of the frame")
         if isinstance(block, OneChunk):

@@ -203,9 +203,16 @@ class LanguageModel:
         return b"".join(pieces[t] for t in tokens)
 
     def evaluator(
-        self, lanes: int, context: int, threads: int | None = None, max_batch: int | None = None, prefix: Prefix | None = None
+        self,
+        lanes: int,
+        context: int,
+        threads: int | None = None,
+        max_batch: int | None = None,
+        prefix: Prefix | None = None,
+        *,
+        base: int = 0,
     ) -> "LaneEvaluator":
-        return LaneEvaluator(self, lanes, context, threads, max_batch, prefix)
+        return LaneEvaluator(self, lanes, context, threads, max_batch, prefix, base=base)
 
 
 class LaneEvaluator:
@@ -219,12 +226,18 @@ class LaneEvaluator:
         threads: int | None = None,
         max_batch: int | None = None,
         prefix: Prefix | None = None,
+        *,
+        base: int = 0,
     ) -> None:
         """``context``: at least the tokens a lane holds at once (the window, or fewer for short chunks:
         :func:`nacrith.memory.context_tokens`). ``max_batch`` (default: ``lanes``) allows bigger steps, for
         measurements that evaluate many tokens of one lane at once; coding always steps one token per lane.
         ``prefix``: a dictionary's start (FORMAT.md, "Primed lanes"), whose cached tokens every :meth:`reset`
-        puts in every lane."""
+        puts in every lane. ``base``: the length of a base sequence (equal-info windows: the start token and
+        a primer) that :meth:`prime` evaluates and :meth:`restart` copies into a lane. Either is held in one
+        more sequence, number ``lanes``."""
+        if prefix is not None and prefix.cached and base:
+            raise ValueError("a primed evaluator has no base sequence")
         self.model = model
         self.lanes = lanes
         self.context = context
@@ -237,12 +250,13 @@ class LaneEvaluator:
         threads = threads or self._share.threads()  # type: ignore[union-attr]
         self._threads = threads
         params = llama_cpp.llama_context_default_params()
-        streams = lanes + 1 if primed else lanes  # the primer's own stream, after the lanes'
-        params.n_ctx = streams * context
-        batch = max(lanes, max_batch or 1, primed)
+        sequences = lanes + (1 if primed or base else 0)  # the primer's or the base's own stream, after the lanes'
+        params.n_ctx = sequences * context
+        # llama.cpp reserves an output per sequence when it makes the context: n_outputs_max >= n_seq_max
+        batch = max(sequences, max_batch or 1, primed, base)
         params.n_batch = batch
         params.n_ubatch = batch  # one step is always one ubatch: no split that timing could change
-        params.n_seq_max = streams
+        params.n_seq_max = sequences
         params.n_threads = threads
         params.n_threads_batch = threads
         params.kv_unified = False  # a KV stream per lane: measured fastest for lockstep lanes
@@ -289,6 +303,31 @@ class LaneEvaluator:
             return
         for lane in range(self.lanes):
             llama_cpp.llama_memory_seq_cp(self._memory, self.lanes, lane, -1, -1)
+
+    def prime(self, tokens: list[int]) -> np.ndarray:
+        """Evaluate ``tokens`` at positions 0, 1, ... of the base sequence, in one batch; the logits after the last
+        (a copy). The whole context is cleared first."""
+        self.reset()
+        n = len(tokens)
+        batch = self._batch
+        batch.n_tokens = n
+        for i, token in enumerate(tokens):
+            batch.token[i] = token
+            batch.pos[i] = i
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = self.lanes
+            batch.logits[i] = int(i == n - 1)
+        status = llama_cpp.llama_decode(self._ctx, batch)
+        if status != 0:
+            raise NacrithError(f"llama_decode failed with status {status} (a base of {n} tokens)")
+        pointer = llama_cpp.llama_get_logits_ith(self._ctx, n - 1)
+        return np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).copy()
+
+    def restart(self, lane: int) -> None:
+        """Make ``lane``'s cache a copy of the base sequence's: its cells emptied first (which also sends the
+        cache's search for free cells back to the start), then the base's cells copied at their places."""
+        llama_cpp.llama_memory_seq_rm(self._memory, lane, -1, -1)
+        llama_cpp.llama_memory_seq_cp(self._memory, self.lanes, lane, -1, -1)
 
     def slide(self, lane: int, drop: int, length: int) -> None:
         """Drop the ``drop`` oldest of ``length`` cached tokens of ``lane`` after its start token, and shift
