@@ -54,8 +54,10 @@ class Engine:
         equal-info windows' base sequence."""
         if self._evaluator_shape != (lanes, context, prefix, base):
             self._evaluator = None  # free the old KV cache before allocating the next
-            primed = {"prefix": prefix} if prefix is not None else {}
-            self._evaluator = self.model.evaluator(lanes, context, self.threads, **primed, base=base)
+            extra: dict[str, object] = {"prefix": prefix} if prefix is not None else {}
+            if base:
+                extra["base"] = base
+            self._evaluator = self.model.evaluator(lanes, context, self.threads, **extra)  # a stand-in model needs neither
             self._evaluator_shape = (lanes, context, prefix, base)
         assert self._evaluator is not None
         return self._evaluator
