@@ -902,7 +902,7 @@ def test_archives_show_what_they_say() -> None:
     assert a6["model"] == 0 and a6["content_size"] is None and a6["name"] and a6["params"].backend == 1
     assert a6["pairs"][4] != default_slide_keep(a6["pairs"][3])
     a7 = frame("A7")
-    assert a7["params"].ensemble and methods(a7) == [0, [2, 2], [2, 2]] and a7["params"].window < 80
+    assert a7["params"].ensemble and methods(a7) == [0, [2], [2]] and a7["params"].window < 80
     assert frame("A8")["params"].ensemble is None and methods(frame("A8")) == [[3, 2]]
     assert frame("A9")["layout"] == 0 and frame("A9")["method"] == 2
     a10 = frame("A10")

@@ -1,14 +1,18 @@
 """What the encoder does with a segment before coding it: its text chunks, its other bytes, their layout.
 
-Text runs are cut into chunks at line ends (:mod:`nacrith.chunking`); a chunk whose tokens
-give back exactly its bytes is for the model (as LF text when its line ends are all CRLF),
-anything else joins the segment's other bytes, one stream for the fallback. The runs say
-how the two interleave. Neural chunks are then grouped, at most ``lanes`` to a group. Only
-the encoder plans: the decoder reads every decision from the archive.
+The segment's text runs (:func:`nacrith.chunking.split_text_runs`) are joined into one text,
+which is cut into chunks at line ends, preferring the seams where two runs meet: the model's
+context runs on across the bytes between runs (a tar header, a binary record) unless a chunk
+ends there. A chunk whose tokens give back exactly its bytes is for the model (as LF text
+when its line ends are all CRLF); when they do not, the few bytes to blame leave it, else the
+whole chunk does. Everything not coded by the model is the segment's other bytes, one stream
+for the fallback, and the runs say how the two interleave. Neural chunks are then grouped, at
+most ``lanes`` to a group. Only the encoder plans: the decoder reads every decision from the archive.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
@@ -23,7 +27,15 @@ if TYPE_CHECKING:
 __all__ = ["FALLBACK", "Chunk", "SegmentPlan", "plan_chunks", "plan_segment", "group_chunks", "input_bytes"]
 
 FALLBACK = -1
-"""A chunk's method until the fallback decides between zstd and stored."""
+"""A chunk's method when the model cannot code it."""
+
+BLAME_FLOOR = 64
+"""The search for the bytes that make a chunk's tokens fail halves the chunk down to pieces of this size."""
+
+BLAME_SHARE = 8
+"""A chunk keeps its other bytes neural only if the pieces to blame are at most 1/BLAME_SHARE of it."""
+
+Span = tuple[int, int]
 
 
 @dataclass
@@ -38,20 +50,85 @@ class Chunk:
         return self.method in NEURAL_METHODS
 
 
-def plan_chunks(data: bytes, model: Callable[[], LanguageModel], options: Options) -> list[Chunk]:
-    """The chunks of ``data`` in order, neural ones tokenized. ``model`` is called only if there is text."""
+@dataclass
+class SegmentPlan:
+    """A segment's neural chunks in order, its other bytes as one stream, and how they interleave."""
+
+    chunks: list[Chunk]
+    other: bytes
+    runs: list[int]
+    """Alternating text and other run lengths, text first (``[text]`` alone when there are no other bytes)."""
+
+
+def plan_segment(data: bytes, model: Callable[[], LanguageModel], options: Options) -> SegmentPlan:
+    """The neural chunks of ``data``, its other bytes and its runs. ``model`` is called only if there is text."""
+    runs = [(p.start, p.end) for p in chunking.split_text_runs(data) if p.is_text]
+    starts = _offsets(runs)
+    text = b"".join(data[a:b] for a, b in runs)
     chunks: list[Chunk] = []
-    for piece in chunking.split_text_runs(data):
-        run = data[piece.start : piece.end]
-        if not piece.is_text:
-            chunks.append(Chunk(run, FALLBACK))
-            continue
-        count = chunking.chunk_count(len(run), options.lanes, options.chunk_bytes, options.min_chunk_bytes)
+    kept: list[Span] = []
+    if text:
+        count = chunking.chunk_count(len(text), options.lanes, options.chunk_bytes, options.min_chunk_bytes)
         start = 0
-        for end in chunking.cut_points(run, count, options.chunk_bytes):
-            chunks.append(_text_chunk(model(), run[start:end], options.crlf))
+        for end in chunking.cut_points(text, count, options.chunk_bytes, starts[1:-1]):
+            found = _neural_chunk(model(), text, start, end, options.crlf)
+            if found:
+                chunks.append(found[0])
+                kept += found[1]
             start = end
-    return _join_fallback(chunks)
+    neural = _in_data(runs, starts, kept)
+    other = bytearray()
+    layout = [0]
+    at = 0
+    for a, b in neural:
+        if a > at:
+            other += data[at:a]
+            layout += [a - at, 0]
+        layout[-1] += b - a
+        at = b
+    if at < len(data):
+        other += data[at:]
+        layout.append(len(data) - at)
+    return SegmentPlan(chunks, bytes(other), layout)
+
+
+def plan_chunks(data: bytes, model: Callable[[], LanguageModel], options: Options) -> list[Chunk]:
+    """The neural chunks of ``data`` in order, tokenized, as the encoder codes them."""
+    return plan_segment(data, model, options).chunks
+
+
+def _neural_chunk(model: LanguageModel, text: bytes, start: int, end: int, crlf: bool) -> tuple[Chunk, list[Span]] | None:
+    """The chunk ``text[start:end]`` and the spans of ``text`` it holds, with the bytes to blame taken out
+    when its tokens do not give it back; None when the model cannot code it."""
+    chunk = _text_chunk(model, text[start:end], crlf)
+    if chunk.neural:
+        return chunk, [(start, end)]
+    blamed = _blame(model, text, start, end)
+    if not blamed or sum(b - a for a, b in blamed) * BLAME_SHARE > end - start:
+        return None
+    spans, at = [], start
+    for a, b in blamed:
+        if a > at:
+            spans.append((at, a))
+        at = b
+    if at < end:
+        spans.append((at, end))
+    chunk = _text_chunk(model, b"".join(text[a:b] for a, b in spans), crlf)
+    return (chunk, spans) if chunk.neural else None
+
+
+def _blame(model: LanguageModel, text: bytes, start: int, end: int) -> list[Span]:
+    """Pieces of ``text[start:end]``, of at most BLAME_FLOOR bytes, whose tokens do not give them back,
+    found by halving (each half cut at a safe place): empty when each half alone gives itself back."""
+    piece = text[start:end]
+    if _gives_back(model, model.tokenize(piece), piece):
+        return []
+    if end - start <= BLAME_FLOOR:
+        return [(start, end)]
+    middle = start + chunking.safe_cut(piece, len(piece) // 2, 0, len(piece) // 2)
+    if not start < middle < end:
+        return [(start, end)]
+    return _blame(model, text, start, middle) + _blame(model, text, middle, end)
 
 
 def _text_chunk(model: LanguageModel, text: bytes, crlf: bool) -> Chunk:
@@ -76,41 +153,29 @@ def _gives_back(model: LanguageModel, tokens: list[int], text: bytes) -> bool:
     return bool(tokens) and model.detokenize(tokens) == text and bool(model.piece_lengths[tokens].min() > 0)
 
 
-def _join_fallback(chunks: list[Chunk]) -> list[Chunk]:
-    """Neighbouring chunks for the fallback become one: zstd does better on one longer input."""
-    out: list[Chunk] = []
-    for chunk in chunks:
-        if out and not chunk.neural and not out[-1].neural:
-            out[-1] = Chunk(out[-1].data + chunk.data, FALLBACK)
-        else:
-            out.append(chunk)
+def _offsets(runs: list[Span]) -> list[int]:
+    """Where each run starts in the joined text, and its length at the end."""
+    offsets = [0]
+    for a, b in runs:
+        offsets.append(offsets[-1] + b - a)
+    return offsets
+
+
+def _in_data(runs: list[Span], starts: list[int], spans: list[Span]) -> list[Span]:
+    """Spans of the joined text (sorted, apart), as spans of the data the runs were taken from, neighbours joined."""
+    out: list[Span] = []
+    for s, e in spans:
+        i = bisect.bisect_right(starts, s) - 1
+        while s < e:
+            a = runs[i][0] + s - starts[i]
+            b = a + min(e, starts[i + 1]) - s
+            if out and out[-1][1] == a:
+                out[-1] = (out[-1][0], b)
+            else:
+                out.append((a, b))
+            s += b - a
+            i += 1
     return out
-
-
-@dataclass
-class SegmentPlan:
-    """A segment's neural chunks in order, its other bytes as one stream, and how they interleave."""
-
-    chunks: list[Chunk]
-    other: bytes
-    runs: list[int]
-    """Alternating text and other run lengths, text first (``[text]`` alone when there are no other bytes)."""
-
-
-def plan_segment(data: bytes, model: Callable[[], LanguageModel], options: Options) -> SegmentPlan:
-    """The chunks of ``data``, with every chunk the model cannot code moved to the other bytes."""
-    chunks, other, runs = [], [], [0]
-    for chunk in plan_chunks(data, model, options):
-        if chunk.neural:
-            chunks.append(chunk)
-            if len(runs) % 2 == 0:
-                runs.append(0)
-        else:
-            other.append(chunk.data)
-            if len(runs) % 2:
-                runs.append(0)
-        runs[-1] += len(chunk.data)
-    return SegmentPlan(chunks, b"".join(other), runs)
 
 
 def group_chunks(chunks: list[Chunk], lanes: int) -> list[list[Chunk]]:
