@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Piece", "split_text_runs", "chunk_count", "cut_points", "safe_cut"]
+__all__ = ["Piece", "split_text_runs", "mostly_binary", "chunk_count", "cut_points", "safe_cut"]
 
 MIN_TEXT_RUN = 64
 """Text characters fewer than this in a row, between bytes that are not text, are not given to the model.
@@ -88,6 +88,12 @@ def split_text_runs(data: bytes) -> list[Piece]:
     if at < len(data):
         pieces.append(Piece(at, len(data), False))
     return pieces
+
+
+def mostly_binary(data: bytes) -> bool:
+    """Whether less than half of ``data`` lies in text runs: data to size segments for the fallback."""
+    text = sum(p.end - p.start for p in split_text_runs(data) if p.is_text)
+    return 2 * text < len(data)
 
 
 def _plain_text(data: bytes) -> bool:

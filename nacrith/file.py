@@ -21,7 +21,7 @@ __all__ = ["NacrithFile", "open"]
 READ_BLOCK = 1 << 16
 """Archive bytes read at a time: small next to a group, so output follows input closely."""
 
-_READ_OPTIONS = ("model", "threads", "progress")
+_READ_OPTIONS = ("model", "threads", "progress", "workers", "gpu")
 
 
 class NacrithFile(io.BufferedIOBase):
