@@ -7,13 +7,16 @@ it cannot give back.
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 
 from nacrith.chunking import MIN_TEXT_RUN
-from nacrith.container import METHOD_NEURAL, METHOD_NEURAL_CRLF
+from nacrith.container import METHOD_NEURAL, METHOD_NEURAL_CRLF, Base64Run
 from nacrith.options import Options
 from nacrith.segments.plan import BLAME_FLOOR, plan_segment
+from nacrith.transforms import BASE64_LAST_LINE_END, BASE64_PADDED, base64_text
 
 
 class ByteTokenizer:
@@ -55,7 +58,8 @@ def _placed(data: bytes, plan) -> bytes:
             out += text[t : t + run]
             t += run
         else:
-            out += plan.other[o : o + run]
+            b = next((b for b in plan.base64 if b.run == i), None)
+            out += base64_text(plan.other[o : o + run], b.line_length, b.flags) if b else plan.other[o : o + run]
             o += run
     assert t == len(text) and o == len(plan.other)
     return bytes(out)
@@ -150,5 +154,42 @@ def test_plans_place_every_byte_back(seed: int) -> None:
     data = b"".join(parts)
     plan = _plan(data, ByteTokenizer(b"@@"))
     assert _placed(data, plan) == data
-    assert all(r > 0 for r in plan.runs[1:]) and sum(plan.runs) == len(data)
+    assert all(r > 0 for r in plan.runs[1:]) and (plan.base64 or sum(plan.runs) == len(data))
     assert all(len(c.data) <= OPTIONS.chunk_bytes for c in plan.chunks)
+
+
+# --- base64 blocks: out of the text, into the other bytes as the bytes they stand for ---------------------
+
+RAW = bytes(range(256)) * 12
+MIME = base64.encodebytes(RAW)  # 76 characters a line
+
+
+def test_a_base64_block_in_text_is_a_base64_run_and_the_text_goes_on_across_it() -> None:
+    data = PROSE[:500] + MIME + PROSE[:400]
+    plan = _plan(data)
+    assert plan.runs == [500, len(RAW), 400] and plan.base64 == [Base64Run(1, 76, BASE64_PADDED | BASE64_LAST_LINE_END)]
+    assert plan.other == RAW and [c.data for c in plan.chunks] == [PROSE[:500] + PROSE[:400]]
+    assert _placed(data, plan) == data
+
+
+def test_base64_beside_other_bytes_keeps_its_first_and_last_lines_as_text() -> None:
+    """Runs of other bytes alternate with runs of text: a line of text on each side of a base64 run."""
+    data = b"\x00" * 10 + MIME + b"\x00" * 10
+    plan = _plan(data)
+    first, last = MIME.index(b"\n") + 1, MIME.rindex(b"\n", 0, len(MIME) - 1) + 1
+    assert [c.data for c in plan.chunks] == [MIME[:first] + MIME[last:]]
+    assert plan.runs[:2] == [0, 10] and plan.runs[2] == first and plan.base64[0].run == 3
+    assert _placed(data, plan) == data
+
+
+def test_one_line_of_base64_beside_other_bytes_stays_text() -> None:
+    data = b"\x00" * 10 + base64.b64encode(RAW) + b"\x00" * 10
+    plan = _plan(data)
+    assert plan.base64 == [] and plan.runs == [0, 10, len(data) - 20, 10]
+
+
+def test_base64_beside_a_chunk_the_model_cannot_code_stays_as_it_is() -> None:
+    data = PROSE.replace(b"e", b"@@") + MIME + PROSE  # two chunks: the first fails whole
+    plan = _plan(data, ByteTokenizer(b"@@"))
+    assert plan.base64 == [] and plan.runs == [0, len(data) - len(PROSE), len(PROSE)]
+    assert _placed(data, plan) == data

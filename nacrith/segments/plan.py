@@ -13,13 +13,14 @@ most ``lanes`` to a group. Only the encoder plans: the decoder reads every decis
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from .. import chunking
-from ..container import METHOD_NEURAL, METHOD_NEURAL_CRLF, NEURAL_METHODS
+from ..container import METHOD_NEURAL, METHOD_NEURAL_CRLF, NEURAL_METHODS, Base64Run
 from ..options import Options
-from ..transforms import crlf_to_lf
+from ..transforms import Base64Block, crlf_to_lf, find_base64
 
 if TYPE_CHECKING:
     from ..models.llm import LanguageModel
@@ -58,11 +59,13 @@ class SegmentPlan:
     other: bytes
     runs: list[int]
     """Alternating text and other run lengths, text first (``[text]`` alone when there are no other bytes)."""
+    base64: list[Base64Run] = field(default_factory=list)
+    """The runs of other bytes that stand for base64 text."""
 
 
 def plan_segment(data: bytes, model: Callable[[], LanguageModel], options: Options) -> SegmentPlan:
     """The neural chunks of ``data``, its other bytes and its runs. ``model`` is called only if there is text."""
-    runs = [(p.start, p.end) for p in chunking.split_text_runs(data) if p.is_text]
+    runs, blocks = _text_runs(data)
     starts = _offsets(runs)
     text = b"".join(data[a:b] for a, b in runs)
     chunks: list[Chunk] = []
@@ -76,20 +79,80 @@ def plan_segment(data: bytes, model: Callable[[], LanguageModel], options: Optio
                 chunks.append(found[0])
                 kept += found[1]
             start = end
-    neural = _in_data(runs, starts, kept)
-    other = bytearray()
-    layout = [0]
+    return SegmentPlan(chunks, *_layout(data, _in_data(runs, starts, kept), blocks))
+
+
+def _text_runs(data: bytes) -> tuple[list[Span], list[Base64Block]]:
+    """The text runs of ``data`` without the base64 blocks in them, and those blocks. A block must have
+    text or an end of the segment on both sides: runs of other bytes alternate with runs of text."""
+    runs: list[Span] = []
+    blocks: list[Base64Block] = []
+    for piece in chunking.split_text_runs(data):
+        if not piece.is_text:
+            continue
+        at = piece.start
+        for found in find_base64(data[piece.start : piece.end]):
+            a, b = piece.start + found.start, piece.start + found.end
+            if (a == piece.start and a > 0) or (b == piece.end and b < len(data)):
+                found = _trimmed(data, a, b, a == piece.start and a > 0, b == piece.end and b < len(data))
+                if found is None:
+                    continue
+                a, b = found.start, found.end
+            blocks.append(dataclasses.replace(found, start=a, end=b))
+            if a > at:
+                runs.append((at, a))
+            at = b
+        if at < piece.end:
+            runs.append((at, piece.end))
+    return runs, blocks
+
+
+def _trimmed(data: bytes, start: int, end: int, first: bool, last: bool) -> Base64Block | None:
+    """The base64 block ``data[start:end]`` without its first line (``first``) or its last (``last``),
+    which stay text beside the other bytes there; None when what is left is no block."""
+    if first:
+        start = data.find(b"\n", start, end) + 1 or end
+    if last:
+        end = data.rfind(b"\n", start, end - 1) + 1 or start
+    found = find_base64(data[start:end]) if start < end else []
+    if len(found) != 1 or found[0].end - found[0].start != end - start:
+        return None
+    return dataclasses.replace(found[0], start=start, end=end)
+
+
+def _layout(data: bytes, neural: list[Span], blocks: list[Base64Block]) -> tuple[bytes, list[int], list[Base64Run]]:
+    """The other bytes, the runs and the base64 table, given the spans the model codes and the base64
+    blocks. A block beside bytes that are neither (a chunk the model could not code) stays as it is."""
+    marks = sorted([(a, b, None) for a, b in neural] + [(k.start, k.end, k) for k in blocks], key=lambda m: m[0])
+    pieces: list[tuple[int, int, str, Base64Block | None]] = []
     at = 0
-    for a, b in neural:
+    for a, b, block in marks:
         if a > at:
-            other += data[at:a]
-            layout += [a - at, 0]
-        layout[-1] += b - a
+            pieces.append((at, a, "other", None))
+        pieces.append((a, b, "base64" if block else "text", block))
         at = b
     if at < len(data):
-        other += data[at:]
-        layout.append(len(data) - at)
-    return SegmentPlan(chunks, bytes(other), layout)
+        pieces.append((at, len(data), "other", None))
+    other = bytearray()
+    runs, table = [0], []
+    for i, (a, b, kind, block) in enumerate(pieces):
+        if kind == "base64" and any(0 <= j < len(pieces) and pieces[j][2] != "text" for j in (i - 1, i + 1)):
+            kind = "other"
+        if kind == "text":
+            if len(runs) % 2 == 0:
+                runs.append(0)
+            runs[-1] += b - a
+        elif kind == "base64":
+            assert block is not None and len(runs) % 2 == 1
+            runs.append(len(block.decoded))
+            table.append(Base64Run(len(runs) - 1, block.line_length, block.flags))
+            other += block.decoded
+        else:
+            if len(runs) % 2 == 1:
+                runs.append(0)
+            runs[-1] += b - a
+            other += data[a:b]
+    return bytes(other), runs, table
 
 
 def plan_chunks(data: bytes, model: Callable[[], LanguageModel], options: Options) -> list[Chunk]:
