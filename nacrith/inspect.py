@@ -230,7 +230,7 @@ def _inspect_frame(reader: FrameReader) -> FrameInfo:
             chunks.append(ChunkInfo(0, 0, 0, e.method_name, e.length, 0, e.payload_length))
             crc = e.crc
         elif isinstance(block, OtherBytes):
-            chunks.append(ChunkInfo(segment, -1, 0, method_name(block.method), block.length, 0, block.payload_length))
+            chunks.append(ChunkInfo(segment, -1, 0, method_name(block.method), block.placed_length, 0, block.payload_length))
         elif isinstance(block, Group):
             for index, e in enumerate(block.entries):
                 tokens = e.tokens if e.method in NEURAL_METHODS else 0

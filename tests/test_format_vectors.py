@@ -22,6 +22,7 @@ llama.h documents them.
 
 from __future__ import annotations
 
+import binascii
 import dataclasses
 import functools
 import hashlib
@@ -44,6 +45,7 @@ from nacrith.coder.cdf import exp_table
 from nacrith.constants import FORMAT_VERSION, MAGIC, READ_VERSIONS
 from nacrith.container import (
     BACKENDS,
+    Base64Run,
     METHOD_NAMES,
     MODEL_PRESETS,
     NEURAL_METHODS,
@@ -75,6 +77,7 @@ from nacrith.container.writer import (
     BLOCK_INDEX,
     BLOCK_OTHER,
     DESCRIPTOR_CONTENT_SIZE,
+    OTHER_BASE64,
     DESCRIPTOR_LAYOUT,
     DESCRIPTOR_METHOD_SHIFT,
     DESCRIPTOR_MODEL_SHIFT,
@@ -88,6 +91,7 @@ from nacrith.neural.lanes import LaneLengths, decode_group, encode_group
 from nacrith.neural.params import MAX_MEMORY, EnsembleParams
 from nacrith.neural.schedule import counted, default_slide_keep, lockstep_steps
 from nacrith.options import Options
+from nacrith.transforms import BASE64_CRLF, BASE64_LAST_LINE_END, BASE64_PADDED, base64_length, base64_text
 
 LLM_MODULE = "nacrith.models.llm"  # imports llama_cpp: imported only by the tests that need it
 DECODER_ENGINE = (nacrith.api.NacrithDecompressor, "_engine")
@@ -287,6 +291,11 @@ def _describe(d: int) -> str:
     return f"0x{d:02x}: " + ", ".join(parts + ([f"method {d >> 6}"] if d & 3 == 0 else []))
 
 
+def _base64_flags(flags: int) -> str:
+    words = ["CR LF" if flags & 1 else "LF", "the last line ended" if flags & 2 else "the last line not ended"]
+    return f"0x{flags:02x}: " + ", ".join(words + (["padded"] if flags & 4 else []))
+
+
 class SpecParser(_Bytes):
     """Parses a whole version 2 frame into rows and plain data. Deliberately separate from the
     container code: if the two disagree with each other, one of them disagrees with FORMAT.md."""
@@ -339,10 +348,15 @@ class SpecParser(_Bytes):
             elif kind == 2:
                 count = self.varint("run count")
                 runs = [self.varint(f"run {i}", lambda r, i=i: f"{r} ({'other' if i % 2 else 'text'})") for i in range(count)]
-                method = self.byte("method", lambda m: f"{m} {_METHODS[m]}")
+                method = self.byte("method", lambda m: f"{m} {_METHODS[m]}" if m < 0x80 else f"0x{m:02x}: {_METHODS[m & 0x7F]}, a base64 table follows")
+                table = []
+                for i in range(self.varint("base64 run count") if method & 0x80 else 0):
+                    run = self.varint(f"base64 run {i}", lambda r: f"run {r}")
+                    table.append((run, self.varint(f"run {run} line length"), self.byte(f"run {run} flags", _base64_flags)))
                 payload_length = self.varint("payload length")
                 crc = self.u32("CRC-32")
-                block = {"type": "other", "runs": runs, "method": method, "crc": crc, "payload": self.take(payload_length, "payload", f"{payload_length} bytes")}
+                payload = self.take(payload_length, "payload", f"{payload_length} bytes")
+                block = {"type": "other", "runs": runs, "method": method & 0x7F, "base64": table, "crc": crc, "payload": payload}
             else:
                 assert kind == 3 and layout == 2, f"block type {kind}"
                 count = self.varint("segment count")
@@ -393,7 +407,7 @@ def spec_blocks(frame: dict) -> list:
         if b["type"] == "chunk":
             out.append(OneChunk(ChunkEntry(b["method"], b["length"], 0, len(b["payload"]), b["crc"]), b["payload"]))
         elif b["type"] == "other":
-            out.append(OtherBytes(b["runs"], b["method"], len(b["payload"]), b["crc"], b["payload"]))
+            out.append(OtherBytes(b["runs"], b["method"], len(b["payload"]), b["crc"], b["payload"], [Base64Run(*e) for e in b["base64"]]))
         elif b["type"] == "group":
             entries = [ChunkEntry(e["method"], e["length"], 0, e["payload_length"], e["crc"]) for e in b["entries"]]
             out.append(Group(entries, [e["payload"] for e in b["entries"]]))
@@ -434,10 +448,20 @@ def lanes_with_content(frame: dict, content: bytes) -> list[list[list[tuple[int,
         pos += end["size"]
         text, other, at = bytearray(), bytearray(), 0
         runs = blocks[0]["runs"] if blocks[0]["type"] == "other" else [len(data)]
-        assert all(runs[1:]) and sum(runs) == len(data)
-        for i, run in enumerate(runs):
-            (other if i % 2 else text).extend(data[at : at + run])
-            at += run
+        table = {run: (length, flags) for run, length, flags in blocks[0].get("base64", [])}
+        ref = reference_code()
+        placed = [ref["base64_length"](run, *table[i]) if i in table else run for i, run in enumerate(runs)]
+        assert all(runs[1:]) and sum(placed) == len(data)
+        for i, (run, size) in enumerate(zip(runs, placed)):
+            piece = data[at : at + size]
+            if i in table:  # FORMAT.md's base64_text of the run's other bytes gives back the segment's bytes
+                chars = piece.replace(b"\r\n", b"").replace(b"\n", b"")
+                decoded = binascii.a2b_base64(chars + b"=" * (-len(chars) % 4))
+                assert len(decoded) == run and ref["base64_text"](decoded, *table[i]) == piece
+                other += decoded
+            else:
+                (other if i % 2 else text).extend(piece)
+            at += size
         if blocks[0]["type"] == "other":
             b = blocks[0]
             assert b["crc"] == zlib.crc32(other)
@@ -684,7 +708,23 @@ def test_block_types_and_methods_in_format_md_are_the_code_s() -> None:
     assert {int(n): name for n, name in re.findall(r"^### Method (\d): ([\w-]+)$", text, re.M)} == METHOD_NAMES == _METHODS
     assert NEURAL_METHODS == set(_NEURAL)
     assert re.search(r"^\| Method \| 1 \| `2` neural, `3` neural-crlf \|$", _section("Group block"), re.M)
-    assert re.search(r"^\| Method \| 1 \| `0` stored, `1` zstd, `4` xz \|$", _section("Other-bytes block"), re.M)
+    row = r"^\| Method \| 1 \| `0` stored, `1` zstd, `4` xz; plus `0x80` \(`80`, `81`, `84`\) when a base64 table follows \|$"
+    assert re.search(row, _section("Other-bytes block"), re.M) and OTHER_BASE64 == 0x80
+    flags = re.search(r"^\| Flags \| 1 \| bit 0 \(`0x01`\): line ends are CR LF.*bit 1 \(`0x02`\).*bit 2 \(`0x04`\)", _section("Base64 runs"), re.M)
+    assert flags and (BASE64_CRLF, BASE64_LAST_LINE_END, BASE64_PADDED) == (1, 2, 4)
+
+
+def test_format_md_base64_text_is_nacrith_s() -> None:
+    """FORMAT.md's base64_text and base64_length against nacrith's, on every kind of layout."""
+    ref = reference_code()
+    rng = np.random.default_rng(64)
+    for size in [*range(1, 40), 57, 300, 1000]:
+        data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+        for line_length in (1, 3, 4, 64, 76, 10_000):
+            for flags in range(8):
+                text = ref["base64_text"](data, line_length, flags)
+                assert text == base64_text(data, line_length, flags), (size, line_length, flags)
+                assert len(text) == ref["base64_length"](size, line_length, flags) == base64_length(size, line_length, flags)
 
 
 def test_parameter_keys_and_defaults_in_format_md_are_the_code_s() -> None:
@@ -808,7 +848,7 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_annotated_tables_are_what_the_spec_parser_reads() -> None:
     tables = annotated_tables()
-    assert set(tables) == {"A6", "A10"}
+    assert set(tables) == {"A6", "A10", "A20"}
     for name, table in tables.items():
         archive = _archive(BY_NAME[name])
         shown = [f"| {o} | `{b}` | {f} | {v} |" for o, b, f, v in table]
@@ -912,7 +952,7 @@ def test_archives_show_what_they_say() -> None:
     assert a6["model"] == 0 and a6["content_size"] is None and a6["name"] and a6["params"].backend == 1
     assert a6["pairs"][4] != default_slide_keep(a6["pairs"][3])
     a7 = frame("A7")
-    assert a7["params"].ensemble and methods(a7) == [0, [2, 2], [2, 2]] and a7["params"].window < 80
+    assert a7["params"].ensemble and methods(a7) == [0, [2], [2]] and a7["params"].window < 80
     assert frame("A8")["params"].ensemble is None and methods(frame("A8")) == [[3, 2]]
     assert frame("A9")["layout"] == 0 and frame("A9")["method"] == 2
     a10 = frame("A10")

@@ -12,6 +12,7 @@ from . import v1
 from .fields import KNOWN_KEYS, MODEL_PRESETS, params_from_pairs
 from .stream import ByteReader
 from .structures import (
+    BASE64_FLAGS,
     BUILD_TAG_BYTES,
     FALLBACK_METHODS,
     FINGERPRINT_BYTES,
@@ -29,6 +30,7 @@ from .structures import (
     FrameHeader,
     Group,
     IndexEntry,
+    Base64Run,
     ModelInfo,
     OtherBytes,
     WindowBlock,
@@ -47,6 +49,7 @@ from .writer import (
     DESCRIPTOR_MODEL_SHIFT,
     DESCRIPTOR_PARAMETERS,
     FOOTER_MAGIC,
+    OTHER_BASE64,
 )
 
 __all__ = ["Block", "OneChunk", "Index", "FrameReader", "Prefixed", "frames"]
@@ -277,18 +280,42 @@ class FrameReader(ByteReader):
             if i and not runs[-1]:
                 raise CorruptArchiveError(f"run {i} is empty (only the first run may be)")
         method = self.byte("other bytes method")
+        base64 = bool(method & OTHER_BASE64)
+        method &= ~OTHER_BASE64
         if method not in FALLBACK_METHODS:
             raise CorruptArchiveError(f"other bytes coded with method {method_name(method)}")
-        payload_length = self.varint("other bytes payload length")
-        other = OtherBytes(runs, method, payload_length, 0)
+        other = OtherBytes(runs, method, 0, 0, base64=self._read_base64(runs, params) if base64 else [])
+        other.payload_length = payload_length = self.varint("other bytes payload length")
         _check_fallback_payload("the other bytes", method, other.length, payload_length)
         other.crc = self.u32("other bytes checksum")
         other.payload = self.read(payload_length, "other bytes payload")
         return other
 
+    def _read_base64(self, runs: list[int], params: CodingParams) -> list[Base64Run]:
+        """The table of base64 runs, each entry checked as it is read, then the bytes all runs place."""
+        count = self.varint("base64 run count")
+        if not 1 <= count <= len(runs) // 2:
+            raise CorruptArchiveError(f"{count} base64 runs among {len(runs) // 2} runs of other bytes")
+        table: list[Base64Run] = []
+        for i in range(count):
+            run = self.varint(f"base64 run {i}")
+            if run % 2 == 0 or run >= len(runs) or (table and run <= table[-1].run):
+                raise CorruptArchiveError(f"base64 run {i} names run {run}: not a run of other bytes after the one before")
+            line_length = self.varint(f"base64 run {i} line length")
+            if not 1 <= line_length <= params.segment_bytes:
+                raise CorruptArchiveError(f"base64 run {i}: line length {line_length} outside 1..{params.segment_bytes}")
+            flags = self.byte(f"base64 run {i} flags")
+            if flags & ~BASE64_FLAGS:
+                raise CorruptArchiveError(f"base64 run {i}: reserved flag bits {flags & ~BASE64_FLAGS:#04x} set")
+            table.append(Base64Run(run, line_length, flags))
+        placed = OtherBytes(runs, 0, 0, 0, base64=table)
+        if placed.text_length + placed.placed_length > params.segment_bytes:
+            raise CorruptArchiveError(f"runs that place more than a segment's {params.segment_bytes} bytes")
+        return table
+
     def _end_segment(self, end: EndBlock, header: FrameHeader, segment: _Segment) -> None:
         number = len(self.segments)
-        expected = segment.text + (segment.other.length if segment.other else 0)
+        expected = segment.text + (segment.other.placed_length if segment.other else 0)
         if segment.other and segment.text != segment.other.text_length:
             raise CorruptArchiveError(f"segment {number}: its groups hold {segment.text} bytes of text, its layout {segment.other.text_length}")
         if end.content_size != expected:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..constants import MAX_CHUNK_BYTES, MAX_LANES, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, STATE_BITS
 from ..errors import CorruptArchiveError
 from ..neural.params import EnsembleParams
+from ..transforms import BASE64_FLAGS, base64_length
 
 __all__ = [
     "METHOD_STORED",
@@ -42,6 +43,8 @@ __all__ = [
     "ChunkEntry",
     "Group",
     "OtherBytes",
+    "Base64Run",
+    "BASE64_FLAGS",
     "EndBlock",
     "IndexEntry",
     "build_tag",
@@ -244,12 +247,23 @@ class Group:
     payloads: list[bytes] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Base64Run:
+    """A run of other bytes that the segment holds as their base64 text (FORMAT.md, Base64 runs)."""
+
+    run: int
+    """Its index in the runs (odd: a run of other bytes)."""
+    line_length: int
+    flags: int
+
+
 @dataclass
 class OtherBytes:
     """A segment's bytes that are not coded by the model, as one stream, and where they go.
 
     ``runs`` alternate between text (coded by the groups) and other bytes (this stream),
-    text first: ``[text, other, text, other, ...]``; only the first may be empty.
+    text first: ``[text, other, text, other, ...]``; only the first may be empty. A run of
+    other bytes that ``base64`` names places the base64 text of its bytes instead of them.
     """
 
     runs: list[int]
@@ -258,14 +272,21 @@ class OtherBytes:
     crc: int
     """CRC-32 of the other bytes, in order."""
     payload: bytes = b""
+    base64: list[Base64Run] = field(default_factory=list)
 
     @property
     def length(self) -> int:
+        """Bytes of the stream."""
         return sum(self.runs[1::2])
 
     @property
     def text_length(self) -> int:
         return sum(self.runs[0::2])
+
+    @property
+    def placed_length(self) -> int:
+        """Bytes the runs of other bytes place in the segment: a base64 run its text, the others their bytes."""
+        return self.length + sum(base64_length(self.runs[b.run], b.line_length, b.flags) - self.runs[b.run] for b in self.base64)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ BLOCK_INDEX = 0x03
 BLOCK_WINDOWS = 0x04
 """Equal-info windows (layout 3 only)."""
 
+OTHER_BASE64 = 0x80
+"""Bit 7 of the other-bytes block's method: a table of base64 runs follows the method."""
+
 DESCRIPTOR_LAYOUT = 0x03
 DESCRIPTOR_CONTENT_SIZE = 0x04
 DESCRIPTOR_PARAMETERS = 0x08
@@ -127,7 +130,11 @@ def write_other(other: OtherBytes) -> bytes:
     out += varint(len(other.runs))
     for run in other.runs:
         out += varint(run)
-    out.append(other.method)
+    out.append(other.method | (OTHER_BASE64 if other.base64 else 0))
+    if other.base64:
+        out += varint(len(other.base64))
+        for b in other.base64:
+            out += varint(b.run) + varint(b.line_length) + bytes([b.flags])
     out += varint(other.payload_length)
     out += other.crc.to_bytes(4, "little")
     return bytes(out) + other.payload

@@ -1,7 +1,7 @@
 """One segment decoded: its blocks in order to its original bytes, every chunk checked before it is returned.
 
 The segment's other bytes come first (one fallback stream and the runs that say where its
-pieces go); each group's text then fills the text runs in order, and the bytes are handed
+pieces go, some as their base64 text); each group's text then fills the text runs in order, and the bytes are handed
 out as soon as they are placed, so output follows input group by group.
 """
 
@@ -11,7 +11,7 @@ import io
 from typing import TYPE_CHECKING, Callable
 
 from .. import fallback
-from ..container import METHOD_NEURAL_CRLF, CodingParams, EndBlock, FrameHeader, FrameReader, Group, ModelInfo, OtherBytes, crc32
+from ..container import METHOD_NEURAL_CRLF, Base64Run, CodingParams, EndBlock, FrameHeader, FrameReader, Group, ModelInfo, OtherBytes, crc32
 from ..engine import Engine
 from ..errors import CorruptArchiveError
 from .diagnose import CheckedEngine, chunk_failed
@@ -20,7 +20,7 @@ from .start import group_evaluator, lane_prefix, new_ensemble
 from ..neural.ensemble import Ensemble
 from ..neural.lanes import LaneFailed, LaneLengths, decode_group
 from ..neural.schedule import Prefix
-from ..transforms import lf_to_crlf
+from ..transforms import base64_text, lf_to_crlf
 
 if TYPE_CHECKING:
     from ..dictionary import Dictionary
@@ -82,6 +82,10 @@ class SegmentDecoder:
         self._other_at = 0
         self._in_text = True
         """Whether the first run left is a text run."""
+        self._run = 0
+        """The index of the first run left among the block's runs."""
+        self._base64: dict[int, Base64Run] = {}
+        """The runs of other bytes that place their base64 text, by index."""
         self._text = bytearray()
         """Decoded text not placed yet."""
         self._crc = 0
@@ -98,8 +102,9 @@ class SegmentDecoder:
             if crc32(self._other) != block.crc:
                 raise CorruptArchiveError(f"segment {self.number}: its other bytes fail their checksum: the archive is damaged")
             self._runs = list(block.runs)
+            self._base64 = {b.run: b for b in block.base64}
             if self._progress:
-                self._progress(block.length, 0, 0.0)
+                self._progress(block.placed_length, 0, 0.0)
         elif isinstance(block, Group):
             self._text += self._decode_group(block)
         else:
@@ -136,12 +141,15 @@ class SegmentDecoder:
                 del self._text[:take]
             else:
                 take = self._runs[0]
-                out += self._other[self._other_at : self._other_at + take]
+                other = self._other[self._other_at : self._other_at + take]
+                b = self._base64.get(self._run)
+                out += base64_text(other, b.line_length, b.flags) if b else other
                 self._other_at += take
             self._runs[0] -= take
             if self._runs[0]:
                 break  # waiting for more text
             self._runs.pop(0)
+            self._run += 1
             self._in_text = not self._in_text
         self._crc = crc32(out, self._crc)
         self._size += len(out)

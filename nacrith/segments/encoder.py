@@ -60,7 +60,7 @@ class CodedSegment:
         zstd stream; else None."""
         if self.other is None and len(self.groups) == 1 and len(self.groups[0].entries) == 1:
             return self.groups[0].entries[0], self.groups[0].payloads[0]
-        if self.other is not None and not self.groups and self.other.method != METHOD_XZ:
+        if self.other is not None and not self.groups and self.other.method != METHOD_XZ and not self.other.base64:
             o = self.other
             return ChunkEntry(o.method, o.length, 0, o.payload_length, o.crc), o.payload
         return None
@@ -73,8 +73,8 @@ def encode_segment(data: bytes, engine: Engine, options: Options, params: Coding
     other = None
     if plan.other:
         method, payload = fallback.pack(plan.other)
-        other = OtherBytes(plan.runs, method, len(payload), crc32(plan.other), payload)
-        tally(len(plan.other), 0, 8.0 * len(payload))
+        other = OtherBytes(plan.runs, method, len(payload), crc32(plan.other), payload, plan.base64)
+        tally(other.placed_length, 0, 8.0 * len(payload))
     segment = CodedSegment(len(data), crc32(data), other)
     ensemble = new_ensemble(params, engine.model.vocab_size, options.dictionary) if plan.chunks else None
     prefix = lane_prefix(params, options.dictionary)
