@@ -52,6 +52,10 @@ class Options:
     :data:`~nacrith.constants.BINARY_SEGMENT_BYTES` when the first segment is mostly not text."""
     dictionary: Dictionary | None = None
     """What every segment starts from: the dictionary's primer in every lane, its state in the ensemble."""
+    fallback_bound: bool = True
+    """Keep a segment wholly in the fallback when that is smaller than what the model made of it (an
+    encoder's choice, not stored: the decoder reads either). Off only for format vectors that must show
+    neural coding with a formula model."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.lanes <= MAX_LANES:

@@ -610,6 +610,7 @@ def vector_encode(vector: dict) -> bytes:
     """The archive nacrith's encoder writes of the vector's content with its model and settings."""
     settings = vector["encoder"]
     options = Options(
+        fallback_bound=False,  # the formula models' vectors show neural coding even where the fallback would be smaller
         lanes=settings["lanes"],
         window=settings["window"],
         slide_keep=settings["slide_keep"],

@@ -54,11 +54,6 @@ def test_text_is_coded_by_the_model_and_beats_zstd(english: bytes) -> None:
     assert nacrith.decompress(archive) == english
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17, unfinished: the 64 printable stretches of bytes(range(256)) (95 bytes each) are text runs now; "
-    "the model codes them for 38 bytes, but the 128 runs cost about 190 more: 4,548 bytes against xz's 4,373",
-)
 def test_binary_goes_to_the_fallback_and_is_not_much_bigger_than_zstd() -> None:
     import zstandard
 

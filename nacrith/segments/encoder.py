@@ -96,7 +96,23 @@ def encode_segment(data: bytes, engine: Engine, options: Options, params: Coding
             entries.append(ChunkEntry(chunk.method, len(chunk.data), 0, len(payload), crc32(chunk.data)))
         segment.groups.append(Group(entries, payloads))
     segment.tokens, segment.bits = tally.tokens, tally.bits
-    return segment
+    return _no_worse_than_fallback(segment, data) if options.fallback_bound else segment
+
+
+def _no_worse_than_fallback(segment: CodedSegment, data: bytes) -> CodedSegment:
+    """The segment, or the same bytes wholly in the fallback when that is smaller.
+
+    Binary data with many short printable stretches can cost more as text runs (each run's length
+    is written) than as one zstd or LZMA2 stream; this bounds any segment by what the fallback
+    makes of it, so no input is much bigger than ``xz -9e`` would make it. The fallback costs
+    seconds per MiB, next to the model's minutes: it is tried for every segment the model codes.
+    """
+    if not segment.groups:
+        return segment
+    method, payload = fallback.pack(data)
+    other = OtherBytes([0, len(data)], method, len(payload), crc32(data), payload, [])
+    alternative = CodedSegment(len(data), segment.crc, other, tokens=segment.tokens, bits=8.0 * len(payload))
+    return alternative if len(alternative.to_bytes()) < len(segment.to_bytes()) else segment
 
 
 class _Tally:
