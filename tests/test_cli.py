@@ -35,8 +35,8 @@ TEXT = (
 )
 """Valid UTF-8 longer than the chunker's minimum text run, so it goes to the model."""
 
-BINARY = bytes(range(256)) * 4
-"""Not UTF-8: the zstd fallback takes it, no model evaluation needed."""
+BINARY = bytes(i * 131 % 256 for i in range(1024))
+"""Every byte value 4 times, no printable run long enough for text (steps of 131): the fallback takes it, no model needed."""
 
 FAST = ["-T", "1", "--window", "64"]
 """Options for compressing text quickly (see the module docstring)."""

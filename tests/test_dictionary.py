@@ -400,6 +400,7 @@ def test_a_primed_archive_decodes_in_another_process(trained: Dictionary, tmp_pa
     assert done.stdout == lines
 
 
+@pytest.mark.slow  # about 90 s: two worker processes each load the model and the dictionary
 def test_workers_code_and_decode_with_a_dictionary_as_one_process_does(trained: Dictionary, tmp_path: Path) -> None:
     """The dictionary travels to each worker as its bytes; every segment starts from the same state."""
     from nacrith.workers.local import WorkerPool

@@ -176,7 +176,7 @@ def test_a_neural_chunk_claiming_far_more_than_its_payload_fails_in_milliseconds
         began = time.perf_counter()
         with pytest.raises(CorruptArchiveError, match="payload|token of 0 bytes"):
             nacrith.decompress(archive, threads=1)
-        assert time.perf_counter() - began < 0.5, (payload, lanes)
+        assert time.perf_counter() - began < 5, (payload, lanes)  # about 0.05 s alone; 16 minutes before the rule: a wide margin for a busy machine
 
 
 NEURAL_TEXTS = {

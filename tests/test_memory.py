@@ -110,7 +110,7 @@ def test_the_largest_ensemble_tables_are_refused_before_the_model_loads(no_model
     began = time.perf_counter()
     with pytest.raises(MemoryLimitError) as refused:
         nacrith.decompress(archive, memory_limit=512 << 20)
-    assert time.perf_counter() - began < 0.5
+    assert time.perf_counter() - began < 5  # before the model loads: milliseconds; a margin for a busy machine
     message = str(refused.value)
     assert re.match(r"segment 0, group 0 needs at least 1\.0 GiB of memory \(the model 9\d\.\d MiB, the ensemble's tables 960 MiB\), "
                     r"over the limit of 512 MiB; allow more with --memory \(memory_limit=\)", message), message
@@ -168,7 +168,7 @@ def test_a_group_too_big_for_the_limit_is_refused_before_its_context(monkeypatch
     began = time.perf_counter()
     with pytest.raises(MemoryLimitError) as refused:
         nacrith.decompress(archive, threads=1, memory_limit=4 << 30)
-    assert time.perf_counter() - began < 0.5 and not allocated
+    assert time.perf_counter() - began < 5 and not allocated
     kv = 8 * 65536 * model.shape.kv_bytes_per_token
     assert model.shape.kv_bytes_per_token == 2 * 30 * 3 * (64 + 64)  # SmolLM2: 30 layers, 3 KV heads of 64
     assert refused.value.need > kv and "a context of 8 lanes x 65,536 tokens 11.3 GiB" in str(refused.value)
@@ -193,7 +193,7 @@ def test_tiny_chunks_under_a_wide_window_get_a_tiny_context(monkeypatch: pytest.
     began = time.perf_counter()
     with pytest.raises(nacrith.CorruptArchiveError):
         nacrith.decompress(archive, threads=1)
-    assert time.perf_counter() - began < 0.5
+    assert time.perf_counter() - began < 5
     assert contexts == [(4, 256)]
 
 
