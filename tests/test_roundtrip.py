@@ -54,12 +54,13 @@ def test_text_is_coded_by_the_model_and_beats_zstd(english: bytes) -> None:
     assert nacrith.decompress(archive) == english
 
 
-def test_binary_goes_to_the_fallback_and_is_not_much_bigger_than_zstd() -> None:
+def test_binary_with_printable_stretches_is_not_much_bigger_than_xz_or_zstd() -> None:
+    """Every byte value 16 times makes 16 printable stretches of 95 bytes, text runs whose lengths cost
+    more than the model saves on them; the encoder keeps whichever of that and the fallback alone is smaller."""
     import zstandard
 
-    data = (bytes(range(256)) * 64) + np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+    data = (bytes(range(256)) * 16) + np.random.default_rng(1).integers(0, 256, 1024, dtype=np.uint8).tobytes()
     archive = nacrith.compress(data)
-    assert set(_methods(archive)) <= {"zstd", "xz", "stored"}
     best = min(len(zstandard.ZstdCompressor(level=19).compress(data)), len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)))
     assert len(archive) <= best + 32  # header, runs, checksum and end: a few bytes, where version 1 spent about 80
     assert nacrith.decompress(archive) == data
