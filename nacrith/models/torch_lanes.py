@@ -1,0 +1,213 @@
+"""The torch backend's predictor: the GGUF model in torch, run as lockstep lanes like :mod:`.llm`'s.
+
+Two objects, as in :mod:`.llm`:
+
+* :class:`TorchModel`: the model's weights in torch (:mod:`.torch_lm`), and llama.cpp's
+  tokenizer (a vocabulary-only :class:`~.llm.LanguageModel`), so both backends cut text
+  into the very same tokens.
+* :class:`TorchEvaluator`: the :class:`~nacrith.neural.schedule.Predictor` of up to
+  ``lanes`` sequences, each in its own KV slot, sliding in place like llama.cpp's
+  (the start token kept, the kept keys turned back by RoPE).
+
+Exactness: encoder and decoder must compute the same logits bit for bit. Every batch shape
+comes from the schedule (so from the archive); the stepping lanes always occupy the first
+slots, in lane order; torch runs with deterministic algorithms and no attention kernel whose
+result depends on the thread count (measured: torch 2.13's CPU matmuls and this attention
+give the same bits with 1 and 2 threads, tests/test_torch_backend.py). What differs between
+torch versions, devices and CPU kernels is in the build identity the archive records.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import NacrithError
+
+try:
+    import torch
+except ImportError as exc:  # pragma: no cover - the extra is missing: a user error with a fix
+    raise NacrithError('the torch backend needs PyTorch and gguf: pip install "nacrith[torch]"') from exc
+
+from ..neural.adapt import AdaptParams
+from .gguf_weights import load_weights
+from .llm import LanguageModel, default_threads
+from .torch_lm import KVCache, Transformer
+
+__all__ = ["TorchModel", "TorchEvaluator", "torch_build_id", "parse_device"]
+
+DTYPE = "float32"
+"""The only precision: float32 weights, activations and KV cache (the archive's backend says so)."""
+
+
+def parse_device(device: str | None) -> "torch.device":
+    """``cpu``, ``cuda`` or ``cuda:N`` as a torch device; a CUDA device only where torch has one."""
+    try:
+        chosen = torch.device(device or "cpu")
+    except RuntimeError:
+        raise ValueError(f"device must be cpu, cuda or cuda:N, not {device!r}") from None
+    if chosen.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be cpu, cuda or cuda:N, not {device!r}")
+    if chosen.type == "cuda":
+        if not torch.cuda.is_available():
+            raise NacrithError(f"--device {device}: this torch has no CUDA device (torch {torch.__version__}); use --device cpu")
+        index = chosen.index if chosen.index is not None else torch.cuda.current_device()
+        if index >= torch.cuda.device_count():
+            raise NacrithError(f"--device {device}: there are {torch.cuda.device_count()} CUDA devices")
+        chosen = torch.device("cuda", index)
+    return chosen
+
+
+def torch_build_id(device: "torch.device") -> str:
+    """What the logits depend on besides the model: torch's version, the device type, the precision, and the
+    kernels (the CPU's instruction set torch dispatches to, or the GPU's compute capability)."""
+    if device.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(device)
+        kernels = f"sm{major}{minor}"
+    else:
+        kernels = torch.backends.cpu.get_cpu_capability().lower()
+    return f"torch {torch.__version__} {device.type} {DTYPE} {kernels}"
+
+
+def _deterministic(threads: int) -> None:
+    torch.use_deterministic_algorithms(True)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+class TorchModel:
+    """A GGUF model run by torch, tokenized by llama.cpp."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], fingerprint: bytes, *, device: str | None = None, threads: int | None = None, cache: Path | None = None
+    ) -> None:
+        """``cache``: where dequantized weights are kept (None: dequantize every time)."""
+        self.path = Path(path)
+        self.tokenizer = LanguageModel(self.path, vocab_only=True)
+        self.device = parse_device(device)
+        self.threads = threads or default_threads()
+        _deterministic(self.threads)
+        self.config, weights = load_weights(self.path, fingerprint, cache)
+        if self.config.vocab_size != self.tokenizer.vocab_size:
+            raise NacrithError(f"{self.path}: {self.config.vocab_size} embeddings for {self.tokenizer.vocab_size} tokens")
+        self.net = Transformer(self.config, weights, self.device)
+
+    @property
+    def build(self) -> str:
+        return torch_build_id(self.device)
+
+    # The tokenizer's side, the same as :class:`~.llm.LanguageModel`'s.
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.vocab_size
+
+    @property
+    def start_token(self) -> int:
+        return self.tokenizer.start_token
+
+    @cached_property
+    def pieces(self) -> list[bytes]:
+        return self.tokenizer.pieces
+
+    @property
+    def piece_lengths(self) -> np.ndarray:
+        return self.tokenizer.piece_lengths
+
+    @property
+    def piece_newlines(self) -> np.ndarray:
+        return self.tokenizer.piece_newlines
+
+    def tokenize(self, data: bytes) -> list[int]:
+        return self.tokenizer.tokenize(data)
+
+    def detokenize(self, tokens: list[int]) -> bytes:
+        return self.tokenizer.detokenize(tokens)
+
+    def evaluator(
+        self, lanes: int, window: int, threads: int | None = None, max_batch: int | None = None, adapt: AdaptParams | None = None
+    ) -> "TorchEvaluator":
+        """``threads`` and ``max_batch`` are llama.cpp's arguments, accepted for the same calls: torch's threads are
+        the model's, and a step may be of any size. ``adapt``: learn the text as it is coded (dynamic evaluation)."""
+        return TorchEvaluator(self, lanes, window, adapt)
+
+
+class TorchEvaluator:
+    """Evaluates up to ``lanes`` sequences in lockstep with a KV window of ``window`` tokens each.
+
+    A step feeds either one token to each of several lanes (coding) or several consecutive
+    tokens to one lane (measuring a sequence, :func:`~nacrith.neural.sequence.logit_blocks`).
+    """
+
+    def __init__(self, model: TorchModel, lanes: int, window: int, adapt: AdaptParams | None = None) -> None:
+        self.model = model
+        self.lanes = lanes
+        self.window = window
+        self._net = model.net
+        self._cache = KVCache(model.config, lanes, window, model.device)
+        self._slot = list(range(lanes))
+        """Lane -> its slot in the cache."""
+        self._lane_in = list(range(lanes))
+        """Slot -> the lane whose context it holds."""
+        self._adapt = None
+        if adapt is not None:
+            from .torch_adapt import Learner
+
+            self._adapt = Learner(self, adapt)
+
+    def reset(self) -> None:
+        """Forget every lane's context (and what the model learned of them), as if the evaluator were new."""
+        self._slot = list(range(self.lanes))
+        self._lane_in = list(range(self.lanes))
+        if self._adapt is not None:
+            self._adapt.reset()
+
+    def slide(self, lane: int, drop: int, length: int) -> None:
+        """Drop the ``drop`` oldest of ``length`` cached tokens of ``lane`` after its start token; shift the rest down."""
+        with torch.no_grad():
+            self._net.slide(self._cache, self._slot[lane], drop, length)
+        if self._adapt is not None:
+            self._adapt.slid(lane, drop)
+
+    def step(self, lanes: list[int], tokens: list[int], positions: list[int]) -> np.ndarray:
+        """Feed ``tokens[i]`` to ``lanes[i]`` at ``positions[i]``; return next-token logits, shape (n, V).
+
+        The returned array may share memory with the evaluator: it is valid until the next step.
+        """
+        n = len(lanes)
+        if not n or len(tokens) != n or len(positions) != n:
+            raise ValueError("a step needs one token and one position per lane")
+        if max(positions) >= self.window or min(positions) < 0:
+            raise ValueError(f"positions must be 0..{self.window - 1}")
+        device = self.model.device
+        if len(set(lanes)) == n:  # coding: one token per lane, the lanes in the first slots
+            self._gather(lanes)
+            slots = slice(0, n)
+            shape = (n, 1)
+        elif len(set(lanes)) == 1:  # one lane's tokens, in order
+            slot = self._slot[lanes[0]]
+            slots = slice(slot, slot + 1)
+            shape = (1, n)
+        else:
+            raise ValueError("a step feeds one token to each of several lanes, or several tokens to one lane")
+        token_ids = torch.tensor(tokens, device=device).view(shape)
+        where = torch.tensor(positions, device=device).view(shape)
+        if self._adapt is not None:
+            return self._adapt.step(lanes, token_ids, slots, where)
+        with torch.no_grad():
+            x = self._net.layers_forward(self._net.embed(token_ids), self._cache, slots, where, range(self.model.config.n_layer))
+            logits = self._net.logits(x).view(n, -1)
+        return logits.numpy() if device.type == "cpu" else logits.cpu().numpy()
+
+    def _gather(self, lanes: list[int]) -> None:
+        """Put ``lanes`` (distinct) in slots 0..n-1 in their order, exchanging slots where needed."""
+        for i, lane in enumerate(lanes):
+            j = self._slot[lane]
+            if j != i:
+                other = self._lane_in[i]
+                with torch.no_grad():
+                    self._cache.swap(i, j)
+                self._slot[lane], self._slot[other] = i, j
+                self._lane_in[i], self._lane_in[j] = lane, other
