@@ -84,6 +84,7 @@ from nacrith.engine import Engine, shared_engine
 from nacrith.frames import FrameDecoder, FrameEncoder
 from nacrith.neural.ensemble import Ensemble
 from nacrith.neural.lanes import LaneLengths, decode_group, encode_group
+from nacrith.neural.adapt import AdaptParams
 from nacrith.neural.params import MAX_MEMORY, EnsembleParams
 from nacrith.neural.schedule import counted, default_slide_keep, lockstep_steps
 from nacrith.options import Options
@@ -212,7 +213,8 @@ def spec_params(pairs: dict[int, int], model: int) -> CodingParams:
         return _number(table[key][1], window)
 
     ensemble = EnsembleParams(*(value(k) for k in range(9, 19))) if value(8) else None
-    return CodingParams(value(1), value(2), window, value(4), value(5), value(6), ensemble, value(7), value(19), value(20))
+    adapt = AdaptParams(*(value(k) for k in range(22, 27))) if value(21) else None
+    return CodingParams(value(1), value(2), window, value(4), value(5), value(6), ensemble, value(7), value(19), value(20), adapt)
 
 
 # --- independent readings of the archive layout, written from FORMAT.md ----------------------------
@@ -223,7 +225,8 @@ _PARAMETER_NAMES = {
     1: "precision bits", 2: "lanes", 3: "window", 4: "slide keep", 5: "chunk size", 6: "start token",
     7: "segment size", 8: "ensemble", 9: "ngram orders", 10: "ngram table bits", 11: "ngram count limit",
     12: "match min length", 13: "match table bits", 14: "history bits", 15: "bias rate", 16: "bias limit",
-    17: "mixer rate", 18: "mixer first weight", 19: "backend", 20: "dictionary",
+    17: "mixer rate", 18: "mixer first weight", 19: "backend", 20: "dictionary", 21: "adaptation", 22: "adapt interval",
+    23: "adapt rate", 24: "adapt layers", 25: "adapt rank", 26: "adapt targets",
 }
 _BLOCKS = {0: "end", 1: "group", 2: "other bytes", 3: "index"}
 
@@ -559,7 +562,8 @@ class FormulaEngine:
         assert self._model is not None, "an archive without neural chunks used the model"
         return self._model
 
-    def evaluator(self, lanes: int, window: int) -> FormulaEvaluator:
+    def evaluator(self, lanes: int, window: int, adapt: object = None) -> FormulaEvaluator:
+        assert adapt is None, "no vector adapts its model"
         return FormulaEvaluator(self.model)
 
     def start_token(self) -> int:
@@ -611,7 +615,7 @@ def stream_with(engine: FormulaEngine | None, archive: bytes, piece: int = 7) ->
     the bytes it gives and whether it has reached the end."""
     d = nacrith.NacrithDecompressor(read_across_frames=True)
     if engine is not None:
-        d._engine = lambda: engine  # the decompressor's one way to a model
+        d._engine = lambda archived: engine  # the decompressor's one way to a model
     out = b"".join(d.decompress(archive[i : i + piece]) for i in range(0, len(archive), piece))
     return out, d.eof
 
@@ -680,7 +684,9 @@ def test_block_types_and_methods_in_format_md_are_the_code_s() -> None:
 def test_parameter_keys_and_defaults_in_format_md_are_the_code_s() -> None:
     """Every key of FORMAT.md's tables, and no other, with the default the code leaves out of a header."""
     table = format_parameters()
-    assert sorted(table) == list(range(1, LAST_KEY + 1)) == list(range(1, 21))
+    assert sorted(table) == list(range(1, LAST_KEY + 1)) == list(range(1, 27))
+    assert [table[k][0].strip("`") for k in range(22, 27)] == [f.name for f in dataclasses.fields(AdaptParams)]
+    assert AdaptParams(*(_number(table[k][1]) for k in range(22, 27))) == AdaptParams()
     assert [table[k][0] for k in range(9, 19)] == [f.name for f in dataclasses.fields(EnsembleParams)]
     defaults = spec_params({}, 1)
     assert defaults == CodingParams(24, 8, 1024, 768, 65536, 1, EnsembleParams(), 1 << 20, 0, 0)
@@ -1040,7 +1046,7 @@ REASONS = {
     "R4": "reserved model number 3",
     "R5": "reserved descriptor bits",
     "R6": "one-chunk frame without its content size",
-    "R7": "parameter 21, unknown",
+    "R7": "parameter 50, unknown",
     "R8": "parameter 6 out of order",
     "R9": "no parameter follows",
     "R10": "window 65537",
@@ -1048,7 +1054,7 @@ REASONS = {
     "R12": "gives no start token",
     "R13": "ensemble switch 2",
     "R14": "ensemble parameters given with the ensemble off",
-    "R15": "backend 2",
+    "R15": "backend 4",
     "R16": "dictionary 72057594037927936",
     "R17": "segment size 4095",
     "R18": "length 0 outside",
