@@ -17,13 +17,14 @@ from pathlib import Path
 
 from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_SEGMENT_BYTES, DEFAULT_WINDOW, MAGIC
 from .container import FrameReader
-from .engine import shared_engine
+from .engine import Engine, decoding_backend, shared_engine
 from .errors import CorruptArchiveError, TruncatedArchiveError
 from .container import LAYOUT_INDEXED
 from .frames import FrameDecoder, FrameEncoder, Progress
 from .frames.parallel import ParallelFrameDecoder
+from .neural.adapt import AdaptParams
 from .neural.params import EnsembleParams
-from .options import Options, ensemble_params
+from .options import Options, adapt_params, ensemble_params
 from .workers.local import SegmentPool, WorkerPool
 
 __all__ = ["compress", "decompress", "NacrithCompressor", "NacrithDecompressor", "ModelFile", "resolve_model"]
@@ -63,6 +64,9 @@ class NacrithCompressor:
         threads: int | None = None,
         workers: int | SegmentPool = 1,
         gpu: bool = False,
+        backend: str = "llama",
+        device: str | None = None,
+        adapt: bool | AdaptParams = False,
         content_size: int | None = None,
         progress: Progress | None = None,
     ) -> None:
@@ -72,14 +76,26 @@ class NacrithCompressor:
         workers and read at random. ``workers``: processes that code segments side by side (or a
         :class:`~nacrith.workers.local.WorkerPool` to share); the archive is the same for any number.
         ``gpu``: run the model on CUDA GPUs (worker ``i`` on device ``i``); the archive records it, and only
-        a GPU decodes it. ``content_size``: the input's size, when known, recorded in the header and checked."""
+        a GPU decodes it. ``backend``: ``llama`` (llama.cpp, the default) or ``torch`` (``pip install "nacrith[torch]"``),
+        on ``device`` (torch's: ``cpu``, ``cuda`` or ``cuda:N``); ``adapt``: with torch, the model learns the text as
+        it codes it (True, or an :class:`AdaptParams` of your own): fewer bits, more time. The archive records all of
+        it, and decodes only with the same backend and device type.
+        ``content_size``: the input's size, when known, recorded in the header and checked."""
         options = Options(
-            lanes=lanes, window=window, chunk_bytes=chunk_bytes, segment_bytes=segment_bytes, ensemble=ensemble_params(ensemble)
+            lanes=lanes,
+            window=window,
+            chunk_bytes=chunk_bytes,
+            segment_bytes=segment_bytes,
+            ensemble=ensemble_params(ensemble),
+            adapt=adapt_params(adapt),
         )
+        if options.adapt is not None and backend != "torch":
+            raise ValueError("adapt needs backend='torch' (--backend torch)")
         if content_size is not None and content_size < 0:
             raise ValueError("content_size must be >= 0")
-        self._pool, self._owns_pool = _pool(workers, model, threads, gpu)
-        self._encoder = FrameEncoder(shared_engine(model, threads, gpu=0 if gpu else None), options, content_size, progress, self._pool)
+        engine = shared_engine(model, threads, gpu=0 if gpu else None, backend=backend, device=device)
+        self._pool, self._owns_pool = _pool(workers, model, threads, gpu, backend, device)
+        self._encoder = FrameEncoder(engine, options, content_size, progress, self._pool)
         self._finished = False
 
     def compress(self, data: bytes) -> bytes:
@@ -99,14 +115,21 @@ class NacrithCompressor:
 
 
 def _pool(
-    workers: int | SegmentPool, model: str | os.PathLike[str] | None, threads: int | None, gpu: bool
+    workers: int | SegmentPool,
+    model: str | os.PathLike[str] | None,
+    threads: int | None,
+    gpu: bool,
+    backend: str | None = None,
+    device: str | None = None,
 ) -> tuple[SegmentPool | None, bool]:
     """The pool to use (None: this process alone), and whether the caller owns it (made it here)."""
     if not isinstance(workers, int):  # a pool of the caller's: processes here, or a Ray cluster
         return workers, False
     if workers < 1:
         raise ValueError(f"workers must be a pool or an int >= 1, got {workers!r}")
-    return (WorkerPool(workers, model=model, threads=threads, gpu=gpu), True) if workers > 1 else (None, False)
+    if workers == 1:
+        return None, False
+    return WorkerPool(workers, model=model, threads=threads, gpu=gpu, backend=backend, device=device), True
 
 
 class _View:
@@ -147,15 +170,20 @@ class NacrithDecompressor:
         read_across_frames: bool = False,
         workers: int | SegmentPool = 1,
         gpu: bool = False,
+        backend: str | None = None,
+        device: str | None = None,
     ) -> None:
         """``workers``: processes that decode the segments of an indexed archive side by side (or a
-        :class:`~nacrith.workers.local.WorkerPool` to share). ``gpu``: for archives made on a GPU."""
+        :class:`~nacrith.workers.local.WorkerPool` to share). ``gpu``: for archives made on a GPU.
+        ``backend``: decode with this one (None: the one that coded each archive); ``device``: torch's."""
         self._model = model
         self._threads = threads
         self._gpu = 0 if gpu else None
+        self._backend = backend
+        self._device = device
         self._progress = progress
         self._across = read_across_frames
-        self._pool, self._owns_pool = _pool(workers, model, threads, gpu)
+        self._pool, self._owns_pool = _pool(workers, model, threads, gpu, backend, device)
         self._input = bytearray()
         """Archive bytes received and not yet parsed."""
         self._output = bytearray()
@@ -207,7 +235,8 @@ class NacrithDecompressor:
                 reader = FrameReader(_View(self._input), self._parsed)
                 header = reader.read_header()
                 parallel = self._pool is not None and header.version == 2 and header.layout == LAYOUT_INDEXED
-                frame = ParallelFrameDecoder(header, self._pool, self._progress) if parallel else FrameDecoder(header, self._engine, self._progress)
+                engine = lambda archived=header.params.backend: self._engine(archived)  # noqa: E731
+                frame = ParallelFrameDecoder(header, self._pool, self._progress) if parallel else FrameDecoder(header, engine, self._progress)
                 self._reader, self._frame = reader, frame
             else:
                 reader = self._reader
@@ -237,8 +266,9 @@ class NacrithDecompressor:
             self._pool.close()
             self._pool = None
 
-    def _engine(self):  # -> Engine; called on the first neural chunk only
-        return shared_engine(self._model, self._threads, gpu=self._gpu)
+    def _engine(self, archived: int) -> Engine:  # called on the first neural chunk only
+        backend = decoding_backend(self._backend, archived)
+        return shared_engine(self._model, self._threads, gpu=self._gpu, backend=backend, device=self._device)
 
     def check_complete(self) -> None:
         """Raise :class:`~nacrith.TruncatedArchiveError` unless the input given so far is a whole archive."""
@@ -260,6 +290,9 @@ def compress(
     threads: int | None = None,
     workers: int | SegmentPool = 1,
     gpu: bool = False,
+    backend: str = "llama",
+    device: str | None = None,
+    adapt: bool | AdaptParams = False,
     progress: Progress | None = None,
 ) -> bytes:
     """Compress ``data`` into one archive (its size recorded in the header)."""
@@ -274,6 +307,9 @@ def compress(
         threads=threads,
         workers=workers,
         gpu=gpu,
+        backend=backend,
+        device=device,
+        adapt=adapt,
         content_size=len(data),
         progress=progress,
     )
@@ -287,11 +323,16 @@ def decompress(
     threads: int | None = None,
     workers: int | SegmentPool = 1,
     gpu: bool = False,
+    backend: str | None = None,
+    device: str | None = None,
     progress: Progress | None = None,
 ) -> bytes:
     """Decompress a whole archive, or several concatenated ones into the concatenation of their
-    contents (as lzma.decompress does). Trailing garbage, truncation and damage raise a NacrithError."""
-    d = NacrithDecompressor(model=model, threads=threads, progress=progress, read_across_frames=True, workers=workers, gpu=gpu)
+    contents (as lzma.decompress does). Trailing garbage, truncation and damage raise a NacrithError.
+    ``backend``: decode with this one (None: each archive's own); ``device``: torch's."""
+    d = NacrithDecompressor(
+        model=model, threads=threads, progress=progress, read_across_frames=True, workers=workers, gpu=gpu, backend=backend, device=device
+    )
     try:
         out = d.decompress(bytes(data))
         d.check_complete()

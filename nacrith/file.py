@@ -13,7 +13,7 @@ import os
 from typing import IO, Any, BinaryIO
 
 from .api import NacrithCompressor, NacrithDecompressor
-from .engine import shared_engine
+from .engine import decoding_backend, shared_engine
 from .random_access import IndexedArchive, open_indexed
 
 __all__ = ["NacrithFile", "open"]
@@ -21,7 +21,8 @@ __all__ = ["NacrithFile", "open"]
 READ_BLOCK = 1 << 16
 """Archive bytes read at a time: small next to a group, so output follows input closely."""
 
-_READ_OPTIONS = ("model", "threads", "progress")
+_READ_OPTIONS = ("model", "threads", "progress", "workers", "gpu", "backend", "device")
+"""NacrithDecompressor's keywords (``nacrith decompress --range`` passes the command line's)."""
 
 
 class NacrithFile(io.BufferedIOBase):
@@ -112,7 +113,13 @@ class NacrithFile(io.BufferedIOBase):
         if self._indexed is False:
             fp = self._fp
             here = fp.tell() if fp.seekable() else None
-            engine = lambda: shared_engine(self._options.get("model"), self._options.get("threads"))  # noqa: E731
+            o = self._options
+
+            def engine():  # called once the archive's header is read: its backend is known
+                archived = self._indexed.header.params.backend  # type: ignore[union-attr]
+                backend = decoding_backend(o.get("backend"), archived)
+                return shared_engine(o.get("model"), o.get("threads"), gpu=0 if o.get("gpu") else None, backend=backend, device=o.get("device"))
+
             self._indexed = open_indexed(fp, engine)
             if self._indexed is None and here is not None:
                 fp.seek(here)  # the stream reader goes on where it was

@@ -23,10 +23,11 @@ from .constants import (
     MIN_CHUNK_BYTES,
     MIN_SEGMENT_BYTES,
 )
+from .neural.adapt import AdaptParams
 from .neural.params import EnsembleParams
 from .neural.schedule import default_slide_keep
 
-__all__ = ["Options", "ensemble_params"]
+__all__ = ["Options", "ensemble_params", "adapt_params"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Options:
     """Code text whose line ends are all CRLF as LF text (method neural-crlf): the model knows LF text better."""
     segment_bytes: int = DEFAULT_SEGMENT_BYTES
     """Largest segment: each decodes alone, so segments spread over workers and can be read at random."""
+    adapt: AdaptParams | None = None
+    """Dynamic evaluation (the torch backend only): the model learns the text as it codes it. None: it does not."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.lanes <= MAX_LANES:
@@ -59,6 +62,8 @@ class Options:
             raise ValueError(f"segment_bytes must be {MIN_SEGMENT_BYTES}..{MAX_SEGMENT_BYTES}, got {self.segment_bytes}")
         if self.ensemble is not None and (self.ensemble.problems() or not self.ensemble.enabled):
             raise ValueError(f"unusable ensemble parameters: {', '.join(self.ensemble.problems()) or 'every model off'}")
+        if self.adapt is not None and self.adapt.problems(window_keep=self.keep):
+            raise ValueError(f"unusable adaptation parameters: {', '.join(self.adapt.problems(window_keep=self.keep))}")
 
     @property
     def keep(self) -> int:
@@ -72,3 +77,12 @@ def ensemble_params(ensemble: bool | EnsembleParams | None) -> EnsembleParams | 
     if isinstance(ensemble, bool):
         return EnsembleParams() if ensemble else None
     raise TypeError(f"ensemble must be True, False or an EnsembleParams, not {type(ensemble).__name__}")
+
+
+def adapt_params(adapt: bool | AdaptParams | None) -> AdaptParams | None:
+    """The API's ``adapt=`` argument as parameters: True for the defaults, False or None for none."""
+    if isinstance(adapt, AdaptParams) or adapt is None:
+        return adapt
+    if isinstance(adapt, bool):
+        return AdaptParams() if adapt else None
+    raise TypeError(f"adapt must be True, False or an AdaptParams, not {type(adapt).__name__}")

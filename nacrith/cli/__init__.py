@@ -23,6 +23,8 @@ from ..constants import DEFAULT_SEGMENT_BYTES
 from ..workers.local import WorkerPool
 from .options import (
     ByteSize,
+    adapt_option,
+    backend_options,
     check_coding_options,
     gpu_option,
     lanes_option,
@@ -85,11 +87,14 @@ def _workers(settings: jobs.Settings, workers: int, ray: str | None = None) -> I
         from ..workers.cluster import RayPool
 
         try:
-            pool = RayPool(ray, workers if workers > 1 else None, model=settings.model, threads=settings.threads, gpu=settings.gpu)
+            pool = RayPool(
+                ray, workers if workers > 1 else None, model=settings.model, threads=settings.threads, gpu=settings.gpu,
+                backend=settings.backend, device=settings.device,
+            )
         except NacrithError as exc:
             raise Fatal(describe(exc)) from None
     elif workers > 1:
-        pool = WorkerPool(workers, model=settings.model, threads=settings.threads, gpu=settings.gpu)
+        pool = WorkerPool(workers, model=settings.model, threads=settings.threads, gpu=settings.gpu, backend=settings.backend, device=settings.device)
     else:
         yield settings
         return
@@ -142,6 +147,8 @@ def _check_model(settings: jobs.Settings) -> None:
 @workers_option
 @ray_option
 @gpu_option
+@backend_options(decoding=False)
+@adapt_option
 @interruptible
 def compress(
     file: tuple[str, ...],
@@ -160,6 +167,9 @@ def compress(
     workers: int,
     ray: str | None,
     gpu: bool,
+    backend: str | None,
+    device: str | None,
+    adapt: bool | None,
 ) -> None:
     """Compress each FILE to FILE.nacr; with no FILE, or '-', stdin to stdout.
 
@@ -176,9 +186,11 @@ def compress(
       nacrith compress -c book.txt | ssh host 'cat > book.txt.nacr'
       nacrith compress --model other.gguf --window 1024 -T 4 book.txt
       nacrith compress --workers 2 --segment-size 256K big.log   # 2 processes, 1 thread each here
+      nacrith compress --backend torch --adapt notes.txt          # PyTorch, learning the text: fewer bits, slower
     """
     settings = _settings(
-        quiet, verbose, threads, force=force, keep=keep, model=model, lanes=lanes, window=window, ensemble=ensemble, segment_bytes=segment_bytes, gpu=gpu
+        quiet, verbose, threads, force=force, keep=keep, model=model, lanes=lanes, window=window, ensemble=ensemble, segment_bytes=segment_bytes,
+        gpu=gpu, backend=backend, device=device, adapt=adapt,
     )
     plan = files.plan(file, output, to_stdout, "compress")
     check_coding_options(**settings.coding_options())  # a bad --lanes/--window or --model is the command's problem, not each file's
@@ -194,6 +206,7 @@ def compress(
 @workers_option
 @ray_option
 @gpu_option
+@backend_options(decoding=True)
 @click.option("--range", "byte_range", metavar="START:END", help="Only the original bytes START to END (END excluded); an indexed archive decodes only the segments that hold them.")
 @interruptible
 def decompress(
@@ -209,6 +222,8 @@ def decompress(
     workers: int,
     ray: str | None,
     gpu: bool,
+    backend: str | None,
+    device: str | None,
     byte_range: str | None,
 ) -> None:
     """Decompress each FILE.nacr to FILE; with no FILE, or '-', stdin to stdout.
@@ -225,7 +240,9 @@ def decompress(
       nacrith decompress --model other.gguf book.txt.nacr
       nacrith decompress --range 1000000:1001024 -c big.log.nacr
     """
-    settings = _settings(quiet, verbose, threads, force=force, keep=keep, model=model, gpu=gpu, range=_byte_range(byte_range))
+    settings = _settings(
+        quiet, verbose, threads, force=force, keep=keep, model=model, gpu=gpu, backend=backend, device=device, range=_byte_range(byte_range)
+    )
     plan = files.plan(file, output, to_stdout, "decompress")
     if settings.range is not None and len(plan) > 1:
         raise click.UsageError("--range reads one archive")
@@ -241,8 +258,20 @@ def decompress(
 @workers_option
 @ray_option
 @gpu_option
+@backend_options(decoding=True)
 @interruptible
-def test(file: tuple[str, ...], quiet: int, verbose: int, model: str | None, threads: int, workers: int, ray: str | None, gpu: bool) -> None:
+def test(
+    file: tuple[str, ...],
+    quiet: int,
+    verbose: int,
+    model: str | None,
+    threads: int,
+    workers: int,
+    ray: str | None,
+    gpu: bool,
+    backend: str | None,
+    device: str | None,
+) -> None:
     """Decode each FILE and verify its checksums, writing nothing.
 
     Exit status 0 when every archive decodes intact, 1 otherwise, with a message
@@ -254,7 +283,7 @@ def test(file: tuple[str, ...], quiet: int, verbose: int, model: str | None, thr
       nacrith test -v notes.txt.nacr             # nacrith: notes.txt.nacr: OK
       curl -s https://example.org/x.nacr | nacrith test -
     """
-    settings = _settings(quiet, verbose, threads, model=model, gpu=gpu)
+    settings = _settings(quiet, verbose, threads, model=model, gpu=gpu, backend=backend, device=device)
     plan = files.plan(file, None, False, "test")
     _check_model(settings)
     with _workers(settings, workers, ray) as settings:

@@ -47,6 +47,10 @@ class Settings:
     workers: int | SegmentPool = 1
     """A pool the command starts once for all its files (or 1: this process alone)."""
     gpu: bool = False
+    backend: str | None = None
+    """--backend (None: llama.cpp to compress, the archive's to decompress)."""
+    device: str | None = None
+    adapt: bool | None = None
     range: tuple[int, int] | None = None
     """decompress --range: only these original bytes."""
 
@@ -59,11 +63,21 @@ class Settings:
             "window": self.window,
             "segment_bytes": self.segment_bytes,
             "ensemble": self.ensemble,
+            "backend": self.backend,
+            "device": self.device,
+            "adapt": self.adapt,
         }
         return {key: value for key, value in chosen.items() if value is not None} | {"workers": self.workers, "gpu": self.gpu}
 
     def decoding_options(self) -> dict[str, object]:
-        return {"model": self.model, "threads": self.threads, "workers": self.workers, "gpu": self.gpu}
+        return {
+            "model": self.model,
+            "threads": self.threads,
+            "workers": self.workers,
+            "gpu": self.gpu,
+            "backend": self.backend,
+            "device": self.device,
+        }
 
 
 def compress_file(job: Job, settings: Settings) -> None:

@@ -48,7 +48,8 @@ class FrameEncoder:
         self.engine = engine
         self.options = o = options or Options()
         self.params = CodingParams(
-            PRECISION_BITS, o.lanes, o.window, o.keep, o.chunk_bytes, engine.start_token(), o.ensemble, o.segment_bytes, engine.backend
+            PRECISION_BITS, o.lanes, o.window, o.keep, o.chunk_bytes, engine.start_token(), o.ensemble, o.segment_bytes, engine.backend,
+            adapt=o.adapt,
         )
         self._content_size = content_size
         self._coder: SegmentCoder = pool.encoder(self.options, self.params, progress) if pool else InlineCoder(engine, self.options, self.params, progress)

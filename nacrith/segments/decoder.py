@@ -32,7 +32,7 @@ def decode_text_group(
     crlf = [m == METHOD_NEURAL_CRLF for m in methods]
     lengths = [e.length for e in group.entries]
     tokens = decode_group(
-        engine.evaluator(len(group.entries), params.window),
+        engine.evaluator(len(group.entries), params.window, params.adapt),
         group.payloads,
         LaneLengths(lengths, crlf, model.piece_lengths, model.piece_newlines),
         params,

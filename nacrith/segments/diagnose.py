@@ -1,17 +1,36 @@
-"""Why a frame cannot be decoded here: a different model, a different llama.cpp build, or damage.
+"""Why a frame cannot be decoded here: a different model, backend or build, or damage.
 
-A chunk that fails its checksum is damage, unless it is neural and this llama.cpp build is
-not the one that wrote the archive: then the logits, not the bytes, are what differ, and the
-message says which build to decode it with.
+A chunk that fails its checksum is damage, unless it is neural and this build (of llama.cpp,
+or of torch) is not the one that wrote the archive: then the logits, not the bytes, are what
+differ, and the message says which build to decode it with.
 """
 
 from __future__ import annotations
 
-from ..container import BACKEND_LLAMA_CUDA, BACKENDS, NEURAL_METHODS, ChunkEntry, CodingParams, ModelInfo, build_tag
+from ..container import (
+    BACKEND_LLAMA_CPU,
+    BACKEND_LLAMA_CUDA,
+    BACKEND_TORCH_CPU,
+    BACKEND_TORCH_CUDA,
+    BACKENDS,
+    NEURAL_METHODS,
+    ChunkEntry,
+    CodingParams,
+    ModelInfo,
+    build_tag,
+)
 from ..engine import Engine, describe_model
 from ..errors import CorruptArchiveError, ModelMismatchError
 
 __all__ = ["check_model", "chunk_failed"]
+
+_HOW = {
+    BACKEND_LLAMA_CPU: "--backend llama without --gpu (or backend='llama', gpu=False)",
+    BACKEND_LLAMA_CUDA: "--backend llama --gpu (or backend='llama', gpu=True)",
+    BACKEND_TORCH_CPU: 'pip install "nacrith[torch]", then --backend torch --device cpu (or backend=\'torch\', device=\'cpu\')',
+    BACKEND_TORCH_CUDA: "--backend torch --device cuda (or backend='torch', device='cuda'), on a machine with a CUDA GPU",
+}
+"""How a user decodes with each backend."""
 
 
 def check_model(expected: ModelInfo, params: CodingParams, engine: Engine) -> None:
@@ -23,8 +42,8 @@ def check_model(expected: ModelInfo, params: CodingParams, engine: Engine) -> No
         )
     if params.backend != engine.backend:
         raise ModelMismatchError(
-            f"the archive was made with {BACKENDS[params.backend]}, whose logits differ from {BACKENDS[engine.backend]}'s; "
-            f"decode it with {BACKENDS[params.backend]}" + (" (--gpu)" if params.backend == BACKEND_LLAMA_CUDA else " (without --gpu)")
+            f"the archive was made with {BACKENDS[params.backend]}, whose logits differ from those of {BACKENDS[engine.backend]}, "
+            f"the backend in use; decode it with {BACKENDS[params.backend]}: {_HOW[params.backend]}"
         )
     if params.dictionary:
         raise ModelMismatchError(f"the archive was made with dictionary {params.dictionary:014x}; give it with -D (or dictionary=)")
@@ -45,9 +64,10 @@ def chunk_failed(expected: ModelInfo, engine: Engine | None, where: str, entry: 
         here = engine.model_info().build
         if build_tag(here) != expected.build_tag:
             written = f"build {expected.build!r}" if expected.build else f"a build tagged {expected.build_tag.hex()}"
+            what = "torch" if engine.backend_name == "torch" else "llama-cpp-python"
             raise ModelMismatchError(
-                f"{where} does not decode to its checksum: the archive was written by llama.cpp {written} and this is "
-                f"{here!r} (tag {build_tag(here).hex()}), whose logits differ. Decode it with the llama-cpp-python build "
-                "that wrote it (the same version, built the same way)."
+                f"{where} does not decode to its checksum: the archive was written by {written} and this is "
+                f"{here!r} (tag {build_tag(here).hex()}), whose logits differ. Decode it with the {what} build "
+                "that wrote it (the same version, built the same way, on the same kind of device)."
             )
     raise CorruptArchiveError(f"{where} {reason}: the archive is damaged")

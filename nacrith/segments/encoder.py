@@ -79,7 +79,7 @@ def encode_segment(data: bytes, engine: Engine, options: Options, params: Coding
     for group in group_chunks(plan.chunks, params.lanes):
         report = LaneReport(tally, engine.model, [c.method for c in group])
         payloads = encode_group(
-            engine.evaluator(len(group), params.window),
+            engine.evaluator(len(group), params.window, params.adapt),
             [c.tokens for c in group],
             params,
             regions=[len(c.data) for c in group],
