@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_SEGMENT_BYTES, DEFAULT_WINDOW, MAGIC
-from .container import FrameReader
-from .engine import Engine, decoding_backend, shared_engine
+from .container import CodingParams, FrameReader
+from .engine import Engine, engine_for, shared_engine
 from .errors import CorruptArchiveError, TruncatedArchiveError
 from .container import LAYOUT_INDEXED
 from .frames import FrameDecoder, FrameEncoder, Progress
@@ -93,8 +93,10 @@ class NacrithCompressor:
             raise ValueError("adapt needs backend='torch' (--backend torch)")
         if content_size is not None and content_size < 0:
             raise ValueError("content_size must be >= 0")
-        engine = shared_engine(model, threads, gpu=0 if gpu else None, backend=backend, device=device)
         self._pool, self._owns_pool = _pool(workers, model, threads, gpu, backend, device)
+        if backend == "torch" and self._pool is not None:
+            threads = getattr(self._pool, "threads", threads)  # the workers' share: the archive records torch's threads
+        engine = shared_engine(model, threads, gpu=0 if gpu else None, backend=backend, device=device)
         self._encoder = FrameEncoder(engine, options, content_size, progress, self._pool)
         self._finished = False
 
@@ -235,7 +237,7 @@ class NacrithDecompressor:
                 reader = FrameReader(_View(self._input), self._parsed)
                 header = reader.read_header()
                 parallel = self._pool is not None and header.version == 2 and header.layout == LAYOUT_INDEXED
-                engine = lambda archived=header.params.backend: self._engine(archived)  # noqa: E731
+                engine = lambda params=header.params: self._engine(params)  # noqa: E731
                 frame = ParallelFrameDecoder(header, self._pool, self._progress) if parallel else FrameDecoder(header, engine, self._progress)
                 self._reader, self._frame = reader, frame
             else:
@@ -266,9 +268,8 @@ class NacrithDecompressor:
             self._pool.close()
             self._pool = None
 
-    def _engine(self, archived: int) -> Engine:  # called on the first neural chunk only
-        backend = decoding_backend(self._backend, archived)
-        return shared_engine(self._model, self._threads, gpu=self._gpu, backend=backend, device=self._device)
+    def _engine(self, params: CodingParams) -> Engine:  # called on the first neural chunk only
+        return engine_for(params, self._model, self._threads, self._gpu, self._backend, self._device)
 
     def check_complete(self) -> None:
         """Raise :class:`~nacrith.TruncatedArchiveError` unless the input given so far is a whole archive."""

@@ -18,7 +18,17 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .container import BACKEND_LLAMA_CPU, BACKEND_LLAMA_CUDA, BACKEND_TORCH_CPU, BACKEND_TORCH_CUDA, TORCH_BACKENDS, ModelInfo, build_tag, preset_of
+from .container import (
+    BACKEND_LLAMA_CPU,
+    BACKEND_LLAMA_CUDA,
+    BACKEND_TORCH_CPU,
+    BACKEND_TORCH_CUDA,
+    TORCH_BACKENDS,
+    CodingParams,
+    ModelInfo,
+    build_tag,
+    preset_of,
+)
 from .errors import NacrithError
 from .models import registry
 from .neural.adapt import AdaptParams
@@ -28,7 +38,7 @@ if TYPE_CHECKING:
     from .models.torch_lanes import TorchModel
     from .neural.schedule import Predictor
 
-__all__ = ["Engine", "shared_engine", "describe_model", "BACKEND_NAMES", "decoding_backend"]
+__all__ = ["Engine", "shared_engine", "engine_for", "describe_model", "BACKEND_NAMES", "decoding_backend", "cores"]
 
 BACKEND_NAMES = ("llama", "torch")
 """What ``backend=`` (``--backend``) accepts."""
@@ -39,6 +49,14 @@ _DEVICE = re.compile(r"cpu|cuda(:\d+)?")
 def decoding_backend(requested: str | None, archived: int) -> str:
     """The backend to decode with: the one asked for, else the one that coded the archive."""
     return requested or ("torch" if archived in TORCH_BACKENDS else "llama")
+
+
+def cores() -> int:
+    """The cores this process may use: the default thread count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 class Engine:
@@ -68,7 +86,8 @@ class Engine:
                 raise NacrithError(f'the torch backend needs {" and ".join(missing)}: pip install "nacrith[torch]"')
         self.path: Path = registry.resolve_model_path(model)
         self.fingerprint = registry.fingerprint(self.path)
-        self.threads = threads
+        self.threads = threads or cores() if backend == "torch" else threads
+        """llama.cpp's threads (None: its default); torch's, always a number: the archive records it, the logits depend on it."""
         self.gpu = gpu
         self.backend_name = backend
         self.device = device
@@ -114,7 +133,7 @@ class Engine:
         if self.backend_name == "torch":
             from .models.torch_lanes import parse_device, torch_build_id
 
-            return torch_build_id(parse_device(self.device))
+            return torch_build_id(parse_device(self.device), self.threads)
         from .models.llm import build_id
 
         return build_id()
@@ -159,3 +178,19 @@ def shared_engine(
     probe = Engine(model, threads, gpu=gpu, backend=backend, device=device)
     key = (f"{probe.path.resolve()}:{probe.fingerprint.hex()}", threads, gpu, backend, device)
     return _engines.setdefault(key, probe)
+
+
+def engine_for(
+    params: CodingParams,
+    model: str | os.PathLike[str] | None,
+    threads: int | None,
+    gpu: int | None,
+    backend: str | None,
+    device: str | None,
+) -> Engine:
+    """The process's engine to decode an archive of ``params`` with: the backend asked for, else the archive's; torch
+    computes with the archive's threads (its logits depend on them), llama.cpp with ``threads``."""
+    chosen = decoding_backend(backend, params.backend)
+    if chosen == "torch" and params.backend in TORCH_BACKENDS:
+        threads = params.threads
+    return shared_engine(model, threads, gpu=gpu, backend=chosen, device=device)

@@ -13,7 +13,7 @@ import os
 from typing import IO, Any, BinaryIO
 
 from .api import NacrithCompressor, NacrithDecompressor
-from .engine import decoding_backend, shared_engine
+from .engine import engine_for
 from .random_access import IndexedArchive, open_indexed
 
 __all__ = ["NacrithFile", "open"]
@@ -116,9 +116,8 @@ class NacrithFile(io.BufferedIOBase):
             o = self._options
 
             def engine():  # called once the archive's header is read: its backend is known
-                archived = self._indexed.header.params.backend  # type: ignore[union-attr]
-                backend = decoding_backend(o.get("backend"), archived)
-                return shared_engine(o.get("model"), o.get("threads"), gpu=0 if o.get("gpu") else None, backend=backend, device=o.get("device"))
+                params = self._indexed.header.params  # type: ignore[union-attr]
+                return engine_for(params, o.get("model"), o.get("threads"), 0 if o.get("gpu") else None, o.get("backend"), o.get("device"))
 
             self._indexed = open_indexed(fp, engine)
             if self._indexed is None and here is not None:

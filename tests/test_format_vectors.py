@@ -214,7 +214,7 @@ def spec_params(pairs: dict[int, int], model: int) -> CodingParams:
 
     ensemble = EnsembleParams(*(value(k) for k in range(9, 19))) if value(8) else None
     adapt = AdaptParams(*(value(k) for k in range(22, 27))) if value(21) else None
-    return CodingParams(value(1), value(2), window, value(4), value(5), value(6), ensemble, value(7), value(19), value(20), adapt)
+    return CodingParams(value(1), value(2), window, value(4), value(5), value(6), ensemble, value(7), value(19), value(20), adapt, value(27))
 
 
 # --- independent readings of the archive layout, written from FORMAT.md ----------------------------
@@ -226,7 +226,7 @@ _PARAMETER_NAMES = {
     7: "segment size", 8: "ensemble", 9: "ngram orders", 10: "ngram table bits", 11: "ngram count limit",
     12: "match min length", 13: "match table bits", 14: "history bits", 15: "bias rate", 16: "bias limit",
     17: "mixer rate", 18: "mixer first weight", 19: "backend", 20: "dictionary", 21: "adaptation", 22: "adapt interval",
-    23: "adapt rate", 24: "adapt layers", 25: "adapt rank", 26: "adapt targets",
+    23: "adapt rate", 24: "adapt layers", 25: "adapt rank", 26: "adapt targets", 27: "threads",
 }
 _BLOCKS = {0: "end", 1: "group", 2: "other bytes", 3: "index"}
 
@@ -684,7 +684,7 @@ def test_block_types_and_methods_in_format_md_are_the_code_s() -> None:
 def test_parameter_keys_and_defaults_in_format_md_are_the_code_s() -> None:
     """Every key of FORMAT.md's tables, and no other, with the default the code leaves out of a header."""
     table = format_parameters()
-    assert sorted(table) == list(range(1, LAST_KEY + 1)) == list(range(1, 27))
+    assert sorted(table) == list(range(1, LAST_KEY + 1)) == list(range(1, 28))
     assert [table[k][0].strip("`") for k in range(22, 27)] == [f.name for f in dataclasses.fields(AdaptParams)]
     assert AdaptParams(*(_number(table[k][1]) for k in range(22, 27))) == AdaptParams()
     assert [table[k][0] for k in range(9, 19)] == [f.name for f in dataclasses.fields(EnsembleParams)]

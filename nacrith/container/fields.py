@@ -60,7 +60,9 @@ KEY_ADAPT = KEY_DICTIONARY + 1
 """21: dynamic evaluation on (1) or off (0); keys 22 to 26 its parameters, in the order of :class:`AdaptParams`.
 (Keys 27 to 29 are kept for it; 30 to 49 are other work's.)"""
 KEY_ADAPT_FIRST = KEY_ADAPT + 1
-LAST_KEY = KEY_ADAPT_FIRST + len(_ADAPT_FIELDS) - 1
+KEY_THREADS = KEY_ADAPT_FIRST + len(_ADAPT_FIELDS)
+"""27: the torch backends' thread count (the logits depend on it)."""
+LAST_KEY = KEY_THREADS
 
 
 def _defaults(window: int, start_token: int | None) -> dict[int, int | None]:
@@ -77,6 +79,7 @@ def _defaults(window: int, start_token: int | None) -> dict[int, int | None]:
         KEY_BACKEND: BACKEND_LLAMA_CPU,
         KEY_DICTIONARY: 0,
         KEY_ADAPT: 0,
+        KEY_THREADS: 1,
     }
     for i, name in enumerate(_ENSEMBLE_FIELDS):
         out[KEY_ENSEMBLE_FIRST + i] = getattr(ensemble, name)
@@ -104,6 +107,7 @@ def params_to_pairs(params: CodingParams, default_start: int | None) -> list[tup
         KEY_BACKEND: params.backend,
         KEY_DICTIONARY: params.dictionary,
         KEY_ADAPT: int(params.adapt is not None),
+        KEY_THREADS: params.threads,
     }
     if params.ensemble is not None:
         for i, name in enumerate(_ENSEMBLE_FIELDS):
@@ -160,6 +164,7 @@ def params_from_pairs(pairs: list[tuple[int, int]], default_start: int | None) -
         backend=values[KEY_BACKEND],  # type: ignore[arg-type]
         dictionary=values[KEY_DICTIONARY],  # type: ignore[arg-type]
         adapt=adapt,
+        threads=values[KEY_THREADS],  # type: ignore[arg-type]
     )
     if params.segment_bytes == 0:  # version 1's "one sequence"; a version 2 header names a size
         raise CorruptArchiveError(f"segment size 0 ({MIN_SEGMENT_BYTES}..{MAX_SEGMENT_BYTES})")

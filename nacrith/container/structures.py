@@ -85,6 +85,8 @@ BACKENDS = {
 }
 TORCH_BACKENDS = frozenset({BACKEND_TORCH_CPU, BACKEND_TORCH_CUDA})
 
+MAX_THREADS = 256
+"""Most torch threads an archive may ask a decoder to compute with."""
 FINGERPRINT_BYTES = 8
 BUILD_TAG_BYTES = 2
 MAX_WINDOW = 1 << 16
@@ -150,6 +152,9 @@ class CodingParams:
     """The dictionary's identity (the first 7 bytes of the SHA-256 of its file, as an integer); 0 for none."""
     adapt: AdaptParams | None = None
     """Dynamic evaluation's parameters (the torch backends only); None: the model stays as it was loaded."""
+    threads: int = 1
+    """The torch backends' intra-op threads: measured, some of torch's CPU products give other bits on other thread
+    counts, so a decoder computes with this many (1 for the llama.cpp backends, whose thread count never matters)."""
 
     def validate(self) -> None:
         """Raise CorruptArchiveError when a value is impossible (a damaged or hostile header)."""
@@ -170,6 +175,10 @@ class CodingParams:
             problems.append(f"dictionary {self.dictionary} (a 56-bit identity)")
         if self.backend not in BACKENDS:
             problems.append(f"backend {self.backend} (0..{len(BACKENDS) - 1})")
+        if not 1 <= self.threads <= MAX_THREADS:
+            problems.append(f"threads {self.threads} (1..{MAX_THREADS})")
+        elif self.threads != 1 and self.backend not in TORCH_BACKENDS:
+            problems.append(f"threads {self.threads} with backend {self.backend} (a torch backend only)")
         if self.adapt is not None:
             problems += self.adapt.problems(window_keep=self.slide_keep)
             if self.backend not in TORCH_BACKENDS:

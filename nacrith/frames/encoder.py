@@ -16,6 +16,7 @@ from ..container import (
     LAYOUT_CHUNK,
     LAYOUT_INDEXED,
     LAYOUT_SEGMENT,
+    TORCH_BACKENDS,
     CodingParams,
     FrameHeader,
     IndexEntry,
@@ -50,6 +51,7 @@ class FrameEncoder:
         self.params = CodingParams(
             PRECISION_BITS, o.lanes, o.window, o.keep, o.chunk_bytes, engine.start_token(), o.ensemble, o.segment_bytes, engine.backend,
             adapt=o.adapt,
+            threads=engine.threads if engine.backend in TORCH_BACKENDS else 1,
         )
         self._content_size = content_size
         self._coder: SegmentCoder = pool.encoder(self.options, self.params, progress) if pool else InlineCoder(engine, self.options, self.params, progress)

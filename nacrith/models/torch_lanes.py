@@ -11,14 +11,19 @@ Two objects, as in :mod:`.llm`:
 
 Exactness: encoder and decoder must compute the same logits bit for bit. Every batch shape
 comes from the schedule (so from the archive); the stepping lanes always occupy the first
-slots, in lane order; torch runs with deterministic algorithms and no attention kernel whose
-result depends on the thread count (measured: torch 2.13's CPU matmuls and this attention
-give the same bits with 1 and 2 threads, tests/test_torch_backend.py). What differs between
-torch versions, devices and CPU kernels is in the build identity the archive records.
+slots, in lane order; torch runs with deterministic algorithms. The thread count matters,
+measured here: torch 2.13's MKL sgemm gives other bits on 1 and 2 threads for 216 of 576
+small shapes tried (a 7-row product among them), and scaled_dot_product_attention for most
+shapes (so attention is written out). MKL's strict reproducibility mode (``MKL_CBWR=
+AUTO,STRICT``, switched on here before MKL's first call) leaves 40 of them, all narrower
+than the models' products, and makes results independent of memory alignment. So the
+archive records the thread count (header key 27) and a decoder computes with it. What
+differs between torch versions, devices and CPU kernels is in the build identity.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import NacrithError
+
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")  # read by MKL at its first call: before torch is imported, if it is not yet
 
 try:
     import torch
@@ -61,18 +68,49 @@ def parse_device(device: str | None) -> "torch.device":
     return chosen
 
 
-def torch_build_id(device: "torch.device") -> str:
-    """What the logits depend on besides the model: torch's version, the device type, the precision, and the
-    kernels (the CPU's instruction set torch dispatches to, or the GPU's compute capability)."""
+_MKL_CBWR_ALL, _MKL_CBWR_AUTO, _MKL_CBWR_STRICT = -1, 2, 0x10000
+"""mkl_cbwr.h: read every setting; the automatic code branch; strict mode (the same bits for any thread count)."""
+
+
+def _mkl_strict() -> bool | None:
+    """Whether torch's MKL is in strict reproducible mode, switching it on if MKL has not run yet; None: no MKL."""
+    if not torch.backends.mkl.is_available():
+        return None
+    try:
+        lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
+        get, set_ = lib.mkl_serv_cbwr_get, lib.mkl_serv_cbwr_set
+    except (OSError, AttributeError):  # another platform's file names: only what the environment asked
+        return "STRICT" in os.environ.get("MKL_CBWR", "").upper()
+    get.restype = set_.restype = ctypes.c_int
+    get.argtypes = set_.argtypes = [ctypes.c_int]
+    if not get(_MKL_CBWR_ALL) & _MKL_CBWR_STRICT:
+        set_(_MKL_CBWR_AUTO | _MKL_CBWR_STRICT)  # fails (and changes nothing) once MKL has run
+    return bool(get(_MKL_CBWR_ALL) & _MKL_CBWR_STRICT)
+
+
+_mkl_strict()  # now, before this process's first product if it can
+
+
+def torch_build_id(device: "torch.device", threads: int | None = None) -> str:
+    """What the logits depend on besides the model: torch's version, the device type, the precision, the kernels
+    (the instruction set torch dispatches to, or the GPU's compute capability), and, where MKL's strict mode cannot
+    make them irrelevant, the threads (``threads``: the count in use, default torch's)."""
     if device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(device)
         kernels = f"sm{major}{minor}"
     else:
         kernels = torch.backends.cpu.get_cpu_capability().lower()
+        strict = _mkl_strict()
+        kernels += " mkl-strict" if strict else f" {'mkl' if strict is False else 'blas'} threads={threads or torch.get_num_threads()}"
     return f"torch {torch.__version__} {device.type} {DTYPE} {kernels}"
 
 
 def _deterministic(threads: int) -> None:
+    if _mkl_strict() is False:
+        raise NacrithError(
+            "torch's MKL ran before nacrith could make its results independent of the thread count: "
+            "set MKL_CBWR=AUTO,STRICT in the environment (or import nacrith's torch backend before using torch)"
+        )
     torch.use_deterministic_algorithms(True)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
@@ -97,7 +135,7 @@ class TorchModel:
 
     @property
     def build(self) -> str:
-        return torch_build_id(self.device)
+        return torch_build_id(self.device, self.threads)
 
     # The tokenizer's side, the same as :class:`~.llm.LanguageModel`'s.
     @property
@@ -192,6 +230,8 @@ class TorchEvaluator:
             shape = (1, n)
         else:
             raise ValueError("a step feeds one token to each of several lanes, or several tokens to one lane")
+        if torch.get_num_threads() != self.model.threads:  # another model of this process may have changed it
+            torch.set_num_threads(self.model.threads)
         token_ids = torch.tensor(tokens, device=device).view(shape)
         where = torch.tensor(positions, device=device).view(shape)
         if self._adapt is not None:

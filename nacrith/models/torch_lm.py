@@ -29,34 +29,33 @@ import torch.nn.functional as F
 
 from .gguf_weights import Config
 
-__all__ = ["Transformer", "KVCache", "rope_angles"]
+__all__ = ["Transformer", "KVCache", "rope_turns"]
 
 
-def rope_angles(config: Config, base: float, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of every position's rotation angles, shape (*positions.shape, head_dim / 2).
+def rope_turns(config: Config, base: float, positions: torch.Tensor) -> torch.Tensor:
+    """Every position's rotations as unit complex numbers (complex64), shape (*positions.shape, head_dim / 2).
 
-    Pair ``i`` turns by ``position * base ** (-2 i / head_dim)``, as in llama.cpp; the angle is
-    computed in float64 and rounded once, so negative positions (a K-shift) are exact too.
+    Pair ``i`` turns by ``position * base ** (-2 i / head_dim)``, as in llama.cpp; cos and sin are
+    computed in float64 and rounded once, so negative positions (a K-shift) are as exact.
     """
     half = config.head_dim // 2
-    inv_freq = base ** (-2.0 * torch.arange(half, dtype=torch.float64) / config.head_dim)
-    angles = positions.to(torch.float64).unsqueeze(-1) * inv_freq.to(positions.device)
-    return torch.cos(angles).to(torch.float32), torch.sin(angles).to(torch.float32)
+    inv_freq = base ** (-2.0 * torch.arange(half, dtype=torch.float64, device=positions.device) / config.head_dim)
+    angles = positions.to(torch.float64).unsqueeze(-1) * inv_freq
+    return torch.complex(torch.cos(angles).to(torch.float32), torch.sin(angles).to(torch.float32))
 
 
-def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, neox: bool) -> torch.Tensor:
-    """``x`` (..., head_dim) turned by the angles of ``cos``/``sin`` (..., head_dim / 2), broadcast over heads.
+def rotate(x: torch.Tensor, turn: torch.Tensor, neox: bool) -> torch.Tensor:
+    """``x`` (..., head_dim) turned by ``turn`` (..., head_dim / 2), unit complex numbers broadcast over heads.
 
     llama.cpp's llama order rotates adjacent pairs (x[2i], x[2i+1]); NeoX order (gemma3) the
-    halves (x[i], x[i + head_dim/2]).
+    halves (x[i], x[i + head_dim/2]). Each pair is a complex number, and turning it a product.
     """
     if neox:
         half = x.shape[-1] // 2
-        a, b = x[..., :half], x[..., half:]
-        return torch.cat((a * cos - b * sin, a * sin + b * cos), dim=-1)
-    pairs = x.unflatten(-1, (-1, 2))
-    a, b = pairs[..., 0], pairs[..., 1]
-    return torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).flatten(-2)
+        turned = torch.complex(x[..., :half], x[..., half:]) * turn
+        return torch.cat((turned.real, turned.imag), dim=-1)
+    turned = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)).contiguous()) * turn
+    return torch.view_as_real(turned).flatten(-2)
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -70,6 +69,15 @@ class KVCache:
         shape = (lanes, config.n_kv_head, window, config.head_dim)
         self.k = [torch.zeros(shape, device=device) for _ in range(config.n_layer)]
         self.v = [torch.zeros(shape, device=device) for _ in range(config.n_layer)]
+
+    def write(self, layer: int, slots: slice, positions: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Store keys and values (B, T, n_kv_head, head_dim) of the lanes in ``slots`` at ``positions`` (B, T)."""
+        B, T, heads, dim = k.shape
+        window = self.k[layer].shape[2]
+        lanes = torch.arange(slots.start, slots.start + B, device=positions.device).view(B, 1, 1)
+        rows = ((lanes * heads + torch.arange(heads, device=positions.device).view(1, heads, 1)) * window + positions.unsqueeze(1)).view(-1)
+        for cache, values in ((self.k[layer], k), (self.v[layer], v)):
+            cache.view(-1, dim).index_copy_(0, rows, values.transpose(1, 2).reshape(-1, dim))
 
     def swap(self, a: int, b: int) -> None:
         """Exchange two slots' contents (to keep the stepping lanes in the first slots)."""
@@ -86,16 +94,24 @@ class Transformer:
         self.config = c = config
         self.device = device
 
-        def tensor(name: str) -> torch.Tensor:
-            return torch.from_numpy(np.asarray(weights[name])).to(device=device, dtype=torch.float32)
+        def tensor(*names: str) -> torch.Tensor:
+            """The weights of ``names`` stacked by rows, in memory of torch's own: aligned as MKL's CNR mode wants
+            (a view into a cache file's buffer could take another code path in the decoder than in the encoder)."""
+            return torch.cat([torch.from_numpy(np.asarray(weights[n], dtype=np.float32)) for n in names]).to(device)
 
         self.embedding = tensor("token_embd.weight")
         self.output = self.embedding if weights["output.weight"] is weights["token_embd.weight"] else tensor("output.weight")
         self.output_norm = tensor("output_norm.weight")
-        names = ["attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"]
-        if c.gemma:
-            names += ["attn_q_norm", "attn_k_norm", "post_attention_norm", "post_ffw_norm"]
-        self.layers = [{n: tensor(f"blk.{i}.{n}.weight") for n in names} for i in range(c.n_layer)]
+        norms = ["attn_norm", "ffn_norm"] + (["attn_q_norm", "attn_k_norm", "post_attention_norm", "post_ffw_norm"] if c.gemma else [])
+        self.layers = []
+        for i in range(c.n_layer):
+            layer = {n: tensor(f"blk.{i}.{n}.weight") for n in [*norms, "attn_output", "ffn_down"]}
+            # One product for q, k and v, one for the MLP's gate and up: fewer, larger products for small batches.
+            layer["qkv"] = tensor(*(f"blk.{i}.attn_{n}.weight" for n in "qkv"))
+            layer["attn_q"], layer["attn_k"], layer["attn_v"] = layer["qkv"].split([c.n_head * c.head_dim, *[c.n_kv_head * c.head_dim] * 2])
+            layer["gate_up"] = tensor(f"blk.{i}.ffn_gate.weight", f"blk.{i}.ffn_up.weight")
+            layer["ffn_gate"], layer["ffn_up"] = layer["gate_up"].split(c.d_ff)
+            self.layers.append(layer)
         self.rope_bases = [c.rope_base_local if c.is_local(i) else c.rope_base for i in range(c.n_layer)]
 
     # -- the forward pass -------------------------------------------------------------------
@@ -117,13 +133,9 @@ class Transformer:
             out[local] = torch.zeros(visible.shape, device=positions.device).masked_fill_(~visible, float("-inf")).unsqueeze(1)
         return out
 
-    def angles(self, positions: torch.Tensor) -> dict[float, tuple[torch.Tensor, torch.Tensor]]:
-        """RoPE cos/sin for ``positions`` (B, T), per base in use, shaped to broadcast over heads: (B, T, 1, hd/2)."""
-        out = {}
-        for base in set(self.rope_bases):
-            cos, sin = rope_angles(self.config, base, positions)
-            out[base] = (cos.unsqueeze(2), sin.unsqueeze(2))
-        return out
+    def turns(self, positions: torch.Tensor) -> dict[float, torch.Tensor]:
+        """RoPE's turns for ``positions`` (B, T), per base in use, shaped to broadcast over heads: (B, T, 1, hd/2)."""
+        return {base: rope_turns(self.config, base, positions).unsqueeze(2) for base in set(self.rope_bases)}
 
     def attention(
         self,
@@ -133,7 +145,7 @@ class Transformer:
         slots: slice,
         positions: torch.Tensor,
         mask: torch.Tensor,
-        angles: tuple[torch.Tensor, torch.Tensor],
+        turn: torch.Tensor,
         write: bool,
         adapter=None,
     ) -> torch.Tensor:
@@ -146,20 +158,22 @@ class Transformer:
         B, T, _ = x.shape
         g = c.n_head // c.n_kv_head
         h = rms_norm(x, w["attn_norm"], c.norm_eps)
-        q = _linear(h, w["attn_q"], adapter, "attn_q").view(B, T, c.n_head, c.head_dim)
+        if write:
+            q, k, v = F.linear(h, w["qkv"]).split([c.n_head * c.head_dim, *[c.n_kv_head * c.head_dim] * 2], dim=-1)
+            if adapter is not None and "attn_q" in adapter:
+                q = q + _low_rank(h, adapter["attn_q"])
+        else:
+            q = _linear(h, w["attn_q"], adapter, "attn_q")
+        q = q.reshape(B, T, c.n_head, c.head_dim)
         if c.gemma:
             q = rms_norm(q, w["attn_q_norm"], c.norm_eps)
-        q = rotate(q, *angles, c.rope_neox)
-        k_cache, v_cache = cache.k[i][slots], cache.v[i][slots]
+        q = rotate(q, turn, c.rope_neox)
         if write:
-            k = F.linear(h, w["attn_k"]).view(B, T, c.n_kv_head, c.head_dim)
+            k = k.reshape(B, T, c.n_kv_head, c.head_dim)
             if c.gemma:
                 k = rms_norm(k, w["attn_k_norm"], c.norm_eps)
-            k = rotate(k, *angles, c.rope_neox)
-            v = F.linear(h, w["attn_v"]).view(B, T, c.n_kv_head, c.head_dim)
-            lanes = torch.arange(B, device=x.device).unsqueeze(1)
-            k_cache[lanes, :, positions] = k
-            v_cache[lanes, :, positions] = v
+            cache.write(i, slots, positions, rotate(k, turn, c.rope_neox), v.reshape(B, T, c.n_kv_head, c.head_dim))
+        k_cache, v_cache = cache.k[i][slots], cache.v[i][slots]
         length = mask.shape[-1]
         keys, values = k_cache[:, :, :length], v_cache[:, :, :length]
         # (B, T, n_kv, g, hd) -> (B, n_kv, g*T, hd): the query heads of one key head become its query rows
@@ -176,9 +190,12 @@ class Transformer:
     def mlp(self, i: int, x: torch.Tensor, adapter=None) -> torch.Tensor:
         c, w = self.config, self.layers[i]
         h = rms_norm(x, w["ffn_norm"], c.norm_eps)
-        gate = _linear(h, w["ffn_gate"], adapter, "ffn_gate")
+        gate, up = F.linear(h, w["gate_up"]).split(c.d_ff, dim=-1)
+        if adapter is not None:
+            gate = gate + _low_rank(h, adapter["ffn_gate"]) if "ffn_gate" in adapter else gate
+            up = up + _low_rank(h, adapter["ffn_up"]) if "ffn_up" in adapter else up
         gate = F.gelu(gate, approximate="tanh") if c.gemma else F.silu(gate)
-        out = _linear(gate * _linear(h, w["ffn_up"], adapter, "ffn_up"), w["ffn_down"], adapter, "ffn_down")
+        out = _linear(gate * up, w["ffn_down"], adapter, "ffn_down")
         if c.gemma:
             out = rms_norm(out, w["post_ffw_norm"], c.norm_eps)
         return out
@@ -196,33 +213,38 @@ class Transformer:
     ) -> torch.Tensor:
         """``x`` (B, T, d) through ``layers``, each token attending to its lane's cache up to its position."""
         masks = self.masks(positions, int(positions.max()) + 1)
-        angles = self.angles(positions)
+        turns = self.turns(positions)
         for i in layers:
             adapter = adapters.get(i) if adapters else None
-            x = x + self.attention(i, x, cache, slots, positions, masks[self.config.is_local(i)], angles[self.rope_bases[i]], write, adapter)
+            x = x + self.attention(i, x, cache, slots, positions, masks[self.config.is_local(i)], turns[self.rope_bases[i]], write, adapter)
             x = x + self.mlp(i, x, adapter)
         return x
 
     def logits(self, x: torch.Tensor, norm_weight: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
         """Next-token logits of hidden states ``x`` (..., d); the final norm's weight and a logit bias may be adapted ones."""
         h = rms_norm(x, self.output_norm if norm_weight is None else norm_weight, self.config.norm_eps)
-        return F.linear(h, self.output, bias)
+        logits = F.linear(h, self.output)
+        return logits if bias is None else logits + bias
 
     def slide(self, cache: KVCache, slot: int, drop: int, length: int) -> None:
         """In ``slot``, forget positions 1..drop of ``length`` and move the rest down by ``drop``, keys turned back by
         ``drop`` positions (llama.cpp's K-shift), so each reads as if computed at its new position."""
         kept = slice(1, length - drop)
         for i in range(self.config.n_layer):
-            cos, sin = rope_angles(self.config, self.rope_bases[i], torch.tensor([-drop], device=self.device))
+            turn = rope_turns(self.config, self.rope_bases[i], torch.tensor([-drop], device=self.device))
             keys = cache.k[i][slot, :, 1 + drop : length]
-            cache.k[i][slot, :, kept] = rotate(keys, cos, sin, self.config.rope_neox)
+            cache.k[i][slot, :, kept] = rotate(keys, turn, self.config.rope_neox)
             cache.v[i][slot, :, kept] = cache.v[i][slot, :, 1 + drop : length].clone()
+
+
+def _low_rank(x: torch.Tensor, adapter: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    down, up = adapter
+    return F.linear(F.linear(x, down), up)
 
 
 def _linear(x: torch.Tensor, weight: torch.Tensor, adapter, name: str) -> torch.Tensor:
     """``x @ weight^T``, plus the low-rank adapter's term where one adapts this weight."""
     out = F.linear(x, weight)
     if adapter is not None and name in adapter:
-        down, up = adapter[name]
-        out = out + F.linear(F.linear(x, down), up)
+        out = out + _low_rank(x, adapter[name])
     return out

@@ -14,6 +14,7 @@ from ..container import (
     BACKEND_TORCH_CUDA,
     BACKENDS,
     NEURAL_METHODS,
+    TORCH_BACKENDS,
     ChunkEntry,
     CodingParams,
     ModelInfo,
@@ -44,6 +45,11 @@ def check_model(expected: ModelInfo, params: CodingParams, engine: Engine) -> No
         raise ModelMismatchError(
             f"the archive was made with {BACKENDS[params.backend]}, whose logits differ from those of {BACKENDS[engine.backend]}, "
             f"the backend in use; decode it with {BACKENDS[params.backend]}: {_HOW[params.backend]}"
+        )
+    if params.backend in TORCH_BACKENDS and params.threads != engine.threads:
+        raise ModelMismatchError(
+            f"the archive was made with {params.threads} torch threads, whose logits can differ from those of "
+            f"{engine.threads}, the threads in use; decode it with -T {params.threads} (or threads={params.threads})"
         )
     if params.dictionary:
         raise ModelMismatchError(f"the archive was made with dictionary {params.dictionary:014x}; give it with -D (or dictionary=)")

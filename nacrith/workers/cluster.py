@@ -76,7 +76,7 @@ class RayPool:
         ray = self._ray = _ray()
         if not ray.is_initialized():
             ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False)
-        each = threads or 1
+        each = self.threads = threads or 1
         if workers is None:
             workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // each)
         self.workers = workers

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable, Protocol
 
 from ..container import CodingParams, FrameHeader
-from ..engine import Engine, decoding_backend, shared_engine
+from ..engine import Engine, engine_for, shared_engine
 from ..segments.progress import Progress
 from ..options import Options
 from ..segments.decoder import decode_segment
@@ -31,6 +31,8 @@ class SegmentPool(Protocol):
     """Workers that run the functions of this module on segments: processes here, or Ray actors (:mod:`.cluster`)."""
 
     workers: int
+    threads: int
+    """Each worker's threads: a torch archive records them."""
 
     def _submit(self, function: Callable[..., Any], *args: Any) -> Any:
         """Run ``function(*args)`` on a worker; a future with ``result()`` and ``done()``."""
@@ -59,20 +61,21 @@ def _start(model: str | None, threads: int, gpu: int | None, backend: str | None
     _engine_for(None)  # a wrong model or backend fails at the start, as in the main process
 
 
-def _engine_for(archived: int | None) -> Engine:
-    """The worker's engine for an archive coded by backend ``archived`` (None: the one asked for, else llama.cpp)."""
+def _engine_for(params: CodingParams | None) -> Engine:
+    """The worker's engine for an archive of ``params`` (None: the backend asked for, else llama.cpp)."""
     assert _spec is not None
     s = _spec
-    backend = (s["backend"] or "llama") if archived is None else decoding_backend(s["backend"], archived)
-    return shared_engine(s["model"], s["threads"], gpu=s["gpu"], backend=backend, device=s["device"])
+    if params is None:
+        return shared_engine(s["model"], s["threads"], gpu=s["gpu"], backend=s["backend"] or "llama", device=s["device"])
+    return engine_for(params, s["model"], s["threads"], s["gpu"], s["backend"], s["device"])
 
 
 def _encode(data: bytes, options: Options, params: CodingParams) -> CodedSegment:
-    return encode_segment(data, _engine_for(params.backend), options, params)
+    return encode_segment(data, _engine_for(params), options, params)
 
 
 def _decode(header: FrameHeader, blocks: bytes, number: int, offset: int) -> bytes:
-    engine = _engine_for(header.params.backend)
+    engine = _engine_for(header.params)
     return decode_segment(header, blocks, lambda: engine, number, offset)
 
 
@@ -95,7 +98,7 @@ class WorkerPool:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
         context = multiprocessing.get_context("spawn")
-        each = threads_per_worker(workers, threads)
+        each = self.threads = threads_per_worker(workers, threads)
         model_arg = os.fspath(model) if model is not None else None
         # One executor per worker, so that each one's device (worker i on GPU i) is fixed at its start.
         self._executors = [
