@@ -84,7 +84,7 @@ from nacrith.engine import Engine, shared_engine
 from nacrith.frames import FrameDecoder, FrameEncoder
 from nacrith.neural.ensemble import Ensemble
 from nacrith.neural.lanes import LaneLengths, decode_group, encode_group
-from nacrith.neural.adapt import AdaptParams
+from nacrith.neural.adapt import AdamState, AdaptParams, adam_update, lora_init
 from nacrith.neural.params import MAX_MEMORY, EnsembleParams
 from nacrith.neural.schedule import counted, default_slide_keep, lockstep_steps
 from nacrith.options import Options
@@ -97,7 +97,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FORMAT_MD = ROOT / "FORMAT.md"
 DESIGN_MD = ROOT / "DESIGN.md"
 VECTOR_DIR = ROOT / "format-vectors"
-KINDS = ("archives", "rejected", "v1-archives", "v1-rejected", "coder", "quantize", "exptable", "build", "schedule", "ensemble")
+KINDS = ("archives", "rejected", "v1-archives", "v1-rejected", "coder", "quantize", "exptable", "build", "schedule", "ensemble", "adapt")
 
 
 # --- reading FORMAT.md and the vector files -----------------------------------------------------------
@@ -118,7 +118,7 @@ def _load(kind: str) -> list[dict]:
 
 
 VECTORS = {kind: _load(kind) for kind in KINDS}
-ARCHIVES, REJECTED, V1_ARCHIVES, V1_REJECTED, CODERS, QUANTIZERS, TABLES, BUILDS, SCHEDULES, ENSEMBLES = (VECTORS[k] for k in KINDS)
+ARCHIVES, REJECTED, V1_ARCHIVES, V1_REJECTED, CODERS, QUANTIZERS, TABLES, BUILDS, SCHEDULES, ENSEMBLES, ADAPTS = (VECTORS[k] for k in KINDS)
 BY_NAME = {v["name"]: v for vectors in VECTORS.values() for v in vectors}
 MADE_HERE = [v for v in ARCHIVES if "model" in v]
 """Version 2 archives whose model is a formula or is not needed: nacrith's encoder writes them here."""
@@ -632,7 +632,7 @@ def test_formula_engine_has_what_the_coders_use_of_an_engine() -> None:
 
 def test_every_kind_of_vector_is_there_and_listed_in_format_md() -> None:
     assert len(ARCHIVES) >= 11 and len(REJECTED) >= 44 and len(V1_ARCHIVES) == 8 and len(V1_REJECTED) == 16
-    assert len(CODERS) >= 8 and len(QUANTIZERS) >= 7 and TABLES and BUILDS and SCHEDULES and len(ENSEMBLES) >= 6
+    assert len(CODERS) >= 8 and len(QUANTIZERS) >= 7 and TABLES and BUILDS and SCHEDULES and len(ENSEMBLES) >= 6 and len(ADAPTS) == 3
     assert len(NEEDS_MODEL) == 2 and len([v for v in MADE_HERE if "logit" in v["model"]]) >= 4 and len(V1_FORMULA) == 2
     assert any(not v["content"] for v in ARCHIVES), "a vector for empty input"
     names = [v["name"] for vectors in VECTORS.values() for v in vectors]
@@ -1726,3 +1726,67 @@ def test_reference_code_decodes_the_neural_payloads(vector: dict) -> None:
 
     model = engine.model
     assert reference_frame(ref, archive, _content(vector), model.pieces, model.vocab_size, evaluator_for) == 2
+
+
+# --- dynamic evaluation's exact parts: the adapters' initial values and Adam's update -----------------------
+
+
+def _floats(text: str) -> np.ndarray:
+    return np.frombuffer(bytes.fromhex(text), dtype="<f4").copy()
+
+
+def _hex(values) -> str:
+    return np.asarray(values, dtype="<f4").tobytes().hex()
+
+
+def test_adapter_init_vector() -> None:
+    ref = reference_code()
+    for case in BY_NAME["D1"]["cases"]:
+        rows, columns, stream = case["rows"], case["columns"], case["stream"]
+        assert _hex(lora_init(rows, columns, stream)) == _hex(ref["lora_init"](rows, columns, stream)) == case["values"]
+
+
+def _adam_cases() -> list[tuple[list[str], int, dict]]:
+    d3 = BY_NAME["D3"]
+    alternating = [_hex([0.01 * (-1) ** k]) for k in range(d3["updates"])]
+    return [(c["grads"], c["rate"], c) for c in BY_NAME["D2"]["cases"]] + [(alternating, d3["rate"], d3)]
+
+
+def test_adam_vector_with_the_reference_code() -> None:
+    ref = reference_code()
+    for grads, rate, case in _adam_cases():
+        p = list(map(float, _floats(case["params"])))
+        m, v, state = [0.0] * len(p), [0.0] * len(p), (0, 1.0, 1.0)
+        for g in grads:
+            state = ref["adam_advance"](state)
+            p, m, v = ref["adam_update"](p, list(map(float, _floats(g))), m, v, state, rate)
+        assert (_hex(p), _hex(m), _hex(v)) == (case["result_params"], case["result_m"], case["result_v"])
+
+
+@pytest.mark.parametrize("library", ["numpy", "torch"])
+def test_adam_vector_with_nacrith_s_update(library: str) -> None:
+    """nacrith's update gives the vectors' bits on numpy arrays and on torch tensors (the backend's)."""
+    convert, back = (lambda a: a, lambda a: a) if library == "numpy" else (pytest.importorskip("torch").from_numpy, lambda t: t.numpy())
+    for grads, rate, case in _adam_cases():
+        p = convert(_floats(case["params"]))
+        m, v, state = convert(np.zeros(len(p), np.float32)), convert(np.zeros(len(p), np.float32)), AdamState()
+        for g in grads:
+            state.advance()
+            adam_update(p, convert(_floats(g)), m, v, state, rate / (1 << 20))
+        assert (_hex(back(p)), _hex(back(m)), _hex(back(v))) == (case["result_params"], case["result_m"], case["result_v"])
+
+
+def test_adaptation_parameters_in_format_md_are_those_of_the_code() -> None:
+    table = format_parameters()
+    limits = {"interval": (1, 4096), "rate": (1, 1 << 20), "layers": (0, 256), "rank": (1, 256), "targets": (1, 15)}
+    for key, name in zip(range(22, 27), limits):
+        assert (_number(table[key][2]), _number(table[key][3])) == limits[name], name
+        low, high = limits[name]
+        base = AdaptParams(layers=0, targets=1) if name == "layers" else AdaptParams()
+        for value, ok in ((low - 1, False), (low, True), (high, True), (high + 1, False)):
+            changed = dataclasses.replace(base, **{name: value})
+            if name == "layers" and value:
+                changed = dataclasses.replace(changed, targets=15)
+            if name == "targets" and not value & 12:
+                changed = dataclasses.replace(changed, layers=0)
+            assert (not changed.problems()) == ok, (name, value, changed.problems())

@@ -164,11 +164,11 @@ def test_adaptation_is_deterministic_and_learns(gemma: bool) -> None:
     again, _ = _adapting_run(model, adapt)
     static, _ = _adapting_run(model, None)
     assert np.array_equal(first, again), "the same steps learn the same"
-    assert evaluator._adapt.updates == 9
+    assert evaluator._adapt.adam.steps == 9
     rows = 3 * 3  # the first interval's steps predict before any update: as the static model (up to rounding)
     assert np.abs(first[:rows] - static[:rows]).max() < 1e-5 and np.abs(first[rows:] - static[rows:]).max() > 0.01
     evaluator.reset()  # a new group forgets what the last one learned
-    assert evaluator._adapt.updates == 0 and all(not up.detach().any() for a in evaluator._adapt.adapters.values() for _, up in a.values())
+    assert evaluator._adapt.adam.steps == 0 and all(not up.detach().any() for a in evaluator._adapt.adapters.values() for _, up in a.values())
 
 
 def test_adaptation_lowers_the_cost_of_a_repeated_text() -> None:

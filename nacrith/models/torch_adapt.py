@@ -13,7 +13,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..neural.adapt import ATTENTION_WEIGHTS, MLP_WEIGHTS, TARGET_ATTENTION, TARGET_BIAS, TARGET_MLP, TARGET_NORM, AdaptParams, adam_update, lora_init
+from ..neural.adapt import (
+    ATTENTION_WEIGHTS,
+    MLP_WEIGHTS,
+    TARGET_ATTENTION,
+    TARGET_BIAS,
+    TARGET_MLP,
+    TARGET_NORM,
+    AdamState,
+    AdaptParams,
+    adam_update,
+    lora_init,
+)
 
 __all__ = ["Learner"]
 
@@ -66,7 +77,7 @@ class Learner:
         for t in self.tensors:
             t.requires_grad_(True)
         self.moments = [(torch.zeros_like(t), torch.zeros_like(t)) for t in self.tensors]
-        self.updates = 0
+        self.adam = AdamState()
         self.steps = 0
         self.records: list[_Record] = []
         self.shift: dict[int, int] = {}
@@ -119,7 +130,7 @@ class Learner:
             logits = net.logits(out, self.norm, self.bias)
             loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), goal.view(-1))
             grads = torch.autograd.grad(loss, self.tensors)
-        self.updates += 1
+        self.adam.advance()
         with torch.no_grad():
             for tensor, grad, (m, v) in zip(self.tensors, grads, self.moments):
-                adam_update(tensor, grad, m, v, self.updates, self.params.learning_rate)
+                adam_update(tensor, grad, m, v, self.adam, self.params.learning_rate)
