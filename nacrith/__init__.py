@@ -12,6 +12,7 @@ for what an archive holds without decoding it, and one error family rooted at ``
 from .api import ModelFile, NacrithCompressor, NacrithDecompressor, compress, decompress, resolve_model
 from .file import NacrithFile, open
 from .inspect import ArchiveInfo, ChunkInfo, FrameInfo, inspect
+from .neural.adapt import AdaptParams
 from .neural.params import EnsembleParams
 from .errors import (
     CorruptArchiveError,
@@ -38,6 +39,7 @@ __all__ = [
     "resolve_model",
     "ModelFile",
     "EnsembleParams",
+    "AdaptParams",
     "NacrithError",
     "CorruptArchiveError",
     "TruncatedArchiveError",
