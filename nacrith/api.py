@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_SEGMENT_BYTES, DEFAULT_WINDOW, MAGIC
+from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_WINDOW, MAGIC
 from .container import CodingParams, FrameReader
 from .engine import Engine, engine_for, shared_engine
 from .errors import CorruptArchiveError, TruncatedArchiveError
@@ -59,7 +59,7 @@ class NacrithCompressor:
         lanes: int = DEFAULT_LANES,
         window: int = DEFAULT_WINDOW,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        segment_bytes: int | None = None,
         ensemble: bool | EnsembleParams = True,
         threads: int | None = None,
         workers: int | SegmentPool = 1,
@@ -73,7 +73,8 @@ class NacrithCompressor:
         """``ensemble``: True for the default models mixed with the LLM, False for the LLM alone,
         or an :class:`EnsembleParams` of your own (all of it is stored in the archive).
         ``segment_bytes``: the largest segment; each decodes alone, so they can be coded by several
-        workers and read at random. ``workers``: processes that code segments side by side (or a
+        workers and read at random (default: 1 MiB, or 64 MiB when the input begins with binary data,
+        which then loses nothing against xz). ``workers``: processes that code segments side by side (or a
         :class:`~nacrith.workers.local.WorkerPool` to share); the archive is the same for any number.
         ``gpu``: run the model on CUDA GPUs (worker ``i`` on device ``i``); the archive records it, and only
         a GPU decodes it. ``backend``: ``llama`` (llama.cpp, the default) or ``torch`` (``pip install "nacrith[torch]"``),
@@ -286,7 +287,7 @@ def compress(
     lanes: int = DEFAULT_LANES,
     window: int = DEFAULT_WINDOW,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-    segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+    segment_bytes: int | None = None,
     ensemble: bool | EnsembleParams = True,
     threads: int | None = None,
     workers: int | SegmentPool = 1,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass
 
-__all__ = ["Piece", "split_text_runs", "chunk_count", "cut_points", "safe_cut"]
+__all__ = ["Piece", "split_text_runs", "mostly_binary", "chunk_count", "cut_points", "safe_cut"]
 
 MIN_TEXT_RUN = 128
 """Valid UTF-8 shorter than this between binary bytes is not worth a model restart; it stays binary."""
@@ -62,6 +62,12 @@ def split_text_runs(data: bytes) -> list[Piece]:
             return [Piece(0, len(data), False)]
         pos = bad_end
     return _merge(pieces)
+
+
+def mostly_binary(data: bytes) -> bool:
+    """Whether less than half of ``data`` lies in text runs: data to size segments for the fallback."""
+    text = sum(p.end - p.start for p in split_text_runs(data) if p.is_text)
+    return 2 * text < len(data)
 
 
 def _merge(pieces: list[Piece]) -> list[Piece]:

@@ -48,6 +48,11 @@ DEFAULT_SEGMENT_BYTES = 1 << 20
 """Largest segment, in input bytes. A segment decodes alone (fresh model state and ensemble), so segments
 spread over workers and can be read at random; each restart costs the ensemble what it had learned."""
 
+BINARY_SEGMENT_BYTES = 1 << 26
+"""The segment size chosen for input whose first segment is mostly not text: 64 MiB, the dictionary of
+``xz -9``, so binary data loses nothing to the cuts that text needs for parallel work (measured: 6 MB of
+a shared library in 1 MiB segments came to 2.2% more than ``xz -9e``)."""
+
 MIN_SEGMENT_BYTES = 4096
 """Smallest segment size an archive may declare (small enough for tests to make many segments)."""
 

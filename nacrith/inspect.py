@@ -228,7 +228,10 @@ def _inspect_frame(reader: FrameReader) -> FrameInfo:
             segments.append(SegmentInfo(plain, entry.plain_size, archive, entry.archive_size, entry.crc))
             plain += entry.plain_size
             archive += entry.archive_size
-        original = plain if header.layout != LAYOUT_CHUNK else chunks[0].original_size
+        if header.layout == LAYOUT_CHUNK:  # one chunk: one segment, without tables
+            plain = chunks[0].original_size
+            segments = [SegmentInfo(0, plain, body - start, reader.offset - body, crc or 0)]
+        original = plain
         if header.layout == LAYOUT_INDEXED:
             crc = None
     return FrameInfo(

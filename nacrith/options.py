@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from .constants import (
     DEFAULT_CHUNK_BYTES,
     DEFAULT_LANES,
-    DEFAULT_SEGMENT_BYTES,
     DEFAULT_WINDOW,
     MAX_LANES,
     MAX_SEGMENT_BYTES,
@@ -44,8 +43,10 @@ class Options:
     """The models mixed with the LLM (None: the LLM alone)."""
     crlf: bool = True
     """Code text whose line ends are all CRLF as LF text (method neural-crlf): the model knows LF text better."""
-    segment_bytes: int = DEFAULT_SEGMENT_BYTES
-    """Largest segment: each decodes alone, so segments spread over workers and can be read at random."""
+    segment_bytes: int | None = None
+    """Largest segment: each decodes alone, so segments spread over workers and can be read at random.
+    None: :data:`~nacrith.constants.DEFAULT_SEGMENT_BYTES` for text, and
+    :data:`~nacrith.constants.BINARY_SEGMENT_BYTES` when the first segment is mostly not text."""
     adapt: AdaptParams | None = None
     """Dynamic evaluation (the torch backend only): the model learns the text as it codes it. None: it does not."""
 
@@ -58,7 +59,7 @@ class Options:
             raise ValueError(f"slide_keep must be 1..window-1, got {self.slide_keep}")
         if not 256 <= self.chunk_bytes <= 1 << 24:
             raise ValueError(f"chunk_bytes must be 256..16 MiB, got {self.chunk_bytes}")
-        if not MIN_SEGMENT_BYTES <= self.segment_bytes <= MAX_SEGMENT_BYTES:
+        if self.segment_bytes is not None and not MIN_SEGMENT_BYTES <= self.segment_bytes <= MAX_SEGMENT_BYTES:
             raise ValueError(f"segment_bytes must be {MIN_SEGMENT_BYTES}..{MAX_SEGMENT_BYTES}, got {self.segment_bytes}")
         if self.ensemble is not None and (self.ensemble.problems() or not self.ensemble.enabled):
             raise ValueError(f"unusable ensemble parameters: {', '.join(self.ensemble.problems()) or 'every model off'}")

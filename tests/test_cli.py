@@ -617,3 +617,28 @@ def test_process_killed_mid_work_leaves_no_partial_output(tmp_path: Path, signum
     assert process.returncode == status, stderr
     assert stderr.endswith(message)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.txt"]
+
+
+# --- segments: workers, ranges ------------------------------------------------------------------
+
+
+def test_segments_workers_and_ranges_from_the_command_line(tmp_path: Path) -> None:
+    """--segment-size makes an indexed archive, --workers gives the same bytes, --range reads only a slice."""
+    data = os.urandom(9000) + TEXT * 10
+    source = tmp_path / "data.bin"
+    source.write_bytes(data)
+    one = run("compress", "-c", "--segment-size", "4K", *FAST, str(source)).stdout_bytes
+    two = run("compress", "-c", "--segment-size", "4096", "--workers", "2", "-T", "2", *FAST, str(source)).stdout_bytes
+    assert one == two and len(nacrith.inspect(one).frames[0].segments) == 3
+    archive = tmp_path / "data.bin.nacr"
+    archive.write_bytes(one)
+    result = run("decompress", "-c", "--range", "5000:5100", str(archive))
+    assert result.exit_code == 0 and result.stdout_bytes == data[5000:5100]
+    result = run("decompress", "-c", "--range", f"10:{len(data) + 1}", str(archive))
+    assert result.exit_code == 2 and "outside the content" in result.stderr
+    result = run("decompress", "-c", "--range", "9:3", str(archive))
+    assert result.exit_code == 2 and "START < END" in result.stderr
+    result = run("compress", "-c", "--segment-size", "12Q", str(source))
+    assert result.exit_code == 2 and "not a size" in result.stderr
+    info = run("info", str(archive)).stdout
+    assert "seek index" in info and "indexed segments" in info

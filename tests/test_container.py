@@ -391,3 +391,20 @@ def test_random_damage_raises_only_nacrith_errors(no_model: None) -> None:
             nacrith.decompress(bytes(archive))
         except (NacrithError, NeedsModel):
             pass
+
+
+def test_binary_input_gets_segments_as_long_as_xz_s_dictionary(no_model: None) -> None:
+    """Text is cut into 1 MiB segments; data that begins mostly binary into 64 MiB ones, so the cuts cost
+    nothing against xz -9e (whose dictionary is 64 MiB). A size the caller chooses is kept."""
+    import lzma
+
+    rng = random.Random(7)
+    words = [bytes(rng.randrange(256) for _ in range(rng.randrange(4, 40))) for _ in range(300)]
+    data = b"".join(rng.choice(words) for _ in range(60_000))[: (3 << 20) // 2]  # 1.5 MiB, repetitive binary
+    archive = nacrith.compress(data)
+    [frame] = nacrith.inspect(archive).frames
+    assert len(frame.segments) == 1 and frame.params.segment_bytes == 1 << 26
+    assert len(archive) <= len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)) * 1.01 + 16
+    assert nacrith.decompress(archive) == data
+    chosen = nacrith.inspect(nacrith.compress(data[: 600_000], segment_bytes=1 << 18)).frames[0]
+    assert chosen.params.segment_bytes == 1 << 18 and len(chosen.segments) == 3

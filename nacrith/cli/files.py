@@ -9,6 +9,7 @@ imports the API.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import sys
@@ -109,11 +110,23 @@ def is_terminal(stream: str) -> bool:
 def open_source(source: str) -> Iterator[tuple[BinaryIO, os.stat_result | None]]:
     """The input as a binary stream, with its stat when it is a regular file (size and metadata to keep)."""
     if source == STDIO:
-        yield click.get_binary_stream("stdin"), None
+        yield _buffered(click.get_binary_stream("stdin")), None
         return
     with open(source, "rb") as stream:
         info = os.fstat(stream.fileno())
         yield stream, info if stat.S_ISREG(info.st_mode) else None
+
+
+def _buffered(stream: BinaryIO) -> BinaryIO:
+    """A standard stream that reads and writes whole buffers.
+
+    click (8.2 on) hands out the raw descriptor, whose write() may take only part of the bytes
+    (a pipe whose reader left, a signal) and say so only in its return value: a caller that
+    writes and moves on would lose the rest without a word. A buffered layer writes all or raises.
+    """
+    if isinstance(stream, io.RawIOBase):
+        return io.BufferedWriter(stream) if stream.writable() else io.BufferedReader(stream)  # type: ignore[return-value]
+    return stream
 
 
 def check_job(job: Job, *, command: str, force: bool) -> None:
@@ -158,7 +171,7 @@ def output_stream(target: str, *, force: bool, like: os.stat_result | None = Non
     For ``-`` it is stdout, which cannot be taken back.
     """
     if target == STDIO:
-        stdout = click.get_binary_stream("stdout")
+        stdout = _buffered(click.get_binary_stream("stdout"))
         yield stdout
         stdout.flush()
         return

@@ -13,11 +13,13 @@ import os
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
+import click
+
 from .. import NacrithCompressor, NacrithDecompressor, NacrithFile
-from ..workers.local import SegmentPool
 from ..errors import NacrithError
+from ..workers.local import SegmentPool
 from . import files
-from .files import STDIO, Job, Refused
+from .files import STDIO, Job
 from .progress import Meter
 from .report import say
 
@@ -165,7 +167,7 @@ def _decompress_range(source: BinaryIO, output: BinaryIO | None, meter: Meter, s
     with NacrithFile(source, "rb", **settings.decoding_options()) as archive:
         size = archive.seek(0, io.SEEK_END)
         if start >= size or end > size:
-            raise Refused(f"--range {start}:{end} is outside the content ({size:,} bytes)")
+            raise click.UsageError(f"--range {start}:{end} is outside the content ({size:,} bytes)")
         archive.seek(start)
         data = archive.read(end - start)
     meter.read(0)

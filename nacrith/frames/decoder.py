@@ -18,7 +18,7 @@ from ..errors import CorruptArchiveError
 from ..neural.ensemble import Ensemble
 from ..neural.lanes import LaneFailed
 from ..segments.decoder import SegmentDecoder, decode_text_group
-from ..segments.diagnose import check_model, chunk_failed
+from ..segments.diagnose import CheckedEngine, chunk_failed
 from .legacy import V1FrameDecoder
 from ..segments.progress import Progress
 
@@ -33,8 +33,7 @@ class FrameDecoder:
 
     def __init__(self, header: FrameHeader, engine_factory: Callable[[], Engine], progress: Progress | None = None) -> None:
         self.header = header
-        self._engine_factory = engine_factory
-        self._engine: Engine | None = None
+        self._engine = CheckedEngine(engine_factory, header.model, header.params)
         self._progress = progress
         self._legacy = V1FrameDecoder(header, engine_factory, progress) if header.version == 1 else None
         self._segment: SegmentDecoder | None = None
@@ -60,7 +59,7 @@ class FrameDecoder:
             self._finish(sum(e.plain_size for e in block.entries))
             return b""
         if self._segment is None:
-            self._segment = SegmentDecoder(self.header.model, self.header.params, self._engine_for_neural, self._segments, self._progress)
+            self._segment = SegmentDecoder(self.header.model, self.header.params, self._engine, self._segments, self._progress)
         out = self._segment.decode(block)
         self._size += len(out)
         if isinstance(block, EndBlock):
@@ -73,7 +72,7 @@ class FrameDecoder:
     def _one_chunk(self, block: OneChunk) -> bytes:
         entry = block.entry
         if entry.method in NEURAL_METHODS:
-            engine = self._engine_for_neural()
+            engine = self._engine()
             p = self.header.params
             ensemble = Ensemble(p.ensemble, engine.model.vocab_size, p.precision_bits) if p.ensemble else None
             try:
@@ -85,7 +84,7 @@ class FrameDecoder:
             if self._progress:
                 self._progress(len(data), 0, 0.0)
         if len(data) != entry.length or crc32(data) != entry.crc:
-            chunk_failed(self.header.model, self._engine, "the chunk", entry)
+            chunk_failed(self.header.model, self._engine.engine, "the chunk", entry)
         return data
 
     def _finish(self, size: int) -> None:
@@ -93,10 +92,3 @@ class FrameDecoder:
         if declared is not None and declared != size:
             raise CorruptArchiveError(f"the archive decodes to {size} bytes, but its header declares {declared}")
         self._finished = True
-
-    def _engine_for_neural(self) -> Engine:
-        if self._engine is None:
-            engine = self._engine_factory()
-            check_model(self.header.model, self.header.params, engine)
-            self._engine = engine
-        return self._engine

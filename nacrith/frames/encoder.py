@@ -10,8 +10,10 @@ last segment. Memory holds the segments in flight, whatever the input size.
 
 from __future__ import annotations
 
-from ..chunking import safe_cut
-from ..constants import PRECISION_BITS
+import dataclasses
+
+from ..chunking import mostly_binary, safe_cut
+from ..constants import BINARY_SEGMENT_BYTES, DEFAULT_SEGMENT_BYTES, PRECISION_BITS
 from ..container import (
     LAYOUT_CHUNK,
     LAYOUT_INDEXED,
@@ -28,8 +30,8 @@ from ..engine import Engine
 from ..options import Options
 from ..segments.coders import InlineCoder, SegmentCoder
 from ..segments.encoder import CodedSegment
-from ..workers.local import SegmentPool
 from ..segments.progress import Progress
+from ..workers.local import SegmentPool
 
 __all__ = ["FrameEncoder"]
 
@@ -48,17 +50,22 @@ class FrameEncoder:
         """``pool``: workers that code the segments (default: this process, in order)."""
         self.engine = engine
         self.options = o = options or Options()
+        segment = o.segment_bytes or DEFAULT_SEGMENT_BYTES
         self.params = CodingParams(
-            PRECISION_BITS, o.lanes, o.window, o.keep, o.chunk_bytes, engine.start_token(), o.ensemble, o.segment_bytes, engine.backend,
+            PRECISION_BITS, o.lanes, o.window, o.keep, o.chunk_bytes, engine.start_token(), o.ensemble, segment, engine.backend,
             adapt=o.adapt,
             threads=engine.threads if engine.backend in TORCH_BACKENDS else 1,
         )
+        self._progress = progress
+        self._pool = pool
         self._content_size = content_size
-        self._coder: SegmentCoder = pool.encoder(self.options, self.params, progress) if pool else InlineCoder(engine, self.options, self.params, progress)
+        self._coder: SegmentCoder | None = None
+        """Made at the first cut, once the segment size is settled."""
         self._pending = bytearray()
         self._size = 0
         self._index: list[IndexEntry] = []
         self._layout: int | None = None
+        self._settled = False
         self._finished = False
 
     def write(self, data: bytes) -> bytes:
@@ -66,11 +73,11 @@ class FrameEncoder:
             raise ValueError("cannot write() after finish()")
         self._pending += data
         out = bytearray()
-        limit = self.params.segment_bytes
-        while len(self._pending) > limit:  # more follows this segment: the frame is indexed
+        while len(self._pending) > self._limit():  # more follows this segment: the frame is indexed
             if self._layout is None:
                 self._layout = LAYOUT_INDEXED
                 out += self._header()
+            limit = self.params.segment_bytes
             cut = safe_cut(self._pending, limit, 0)
             self._submit(bytes(self._pending[:cut]))
             del self._pending[:cut]
@@ -87,16 +94,32 @@ class FrameEncoder:
         if self._content_size is not None and self._content_size != self._size:
             raise ValueError(f"content_size was given as {self._content_size}, but {self._size} bytes were written")
         if self._layout is None:
+            assert self._coder is not None
             return self._single(self._coder.ready(wait=True)[0])
         return self._written(wait=True) + write_index(self._index)
 
+    def _limit(self) -> int:
+        """The segment size, settled once the first segment is known: the default size for text, 64 MiB
+        for input that begins mostly with binary data, unless the caller chose one."""
+        limit = self.params.segment_bytes
+        if not self._settled and len(self._pending) > limit:
+            self._settled = True
+            if self.options.segment_bytes is None and mostly_binary(bytes(self._pending[:limit])):
+                self.params = dataclasses.replace(self.params, segment_bytes=BINARY_SEGMENT_BYTES)
+                return BINARY_SEGMENT_BYTES
+        return limit
+
     def _submit(self, segment: bytes) -> None:
         self._size += len(segment)
+        if self._coder is None:
+            o, p = self.options, self.params
+            self._coder = self._pool.encoder(o, p, self._progress) if self._pool else InlineCoder(self.engine, o, p, self._progress)
         self._coder.submit(segment)
 
     def _written(self, *, wait: bool) -> bytes:
         """The segments coded so far, in order (``wait``: all of them)."""
         out = bytearray()
+        assert self._coder is not None
         for segment in self._coder.ready(wait=wait):
             body = segment.to_bytes()
             self._index.append(IndexEntry(segment.plain_size, len(body), segment.crc))

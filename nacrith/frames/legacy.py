@@ -15,7 +15,7 @@ from ..errors import CorruptArchiveError
 from ..neural.ensemble import Ensemble
 from ..neural.lanes import decode_group
 from ..transforms import lf_to_crlf
-from ..segments.diagnose import check_model, chunk_failed
+from ..segments.diagnose import CheckedEngine, chunk_failed
 from ..segments.progress import LaneReport, Progress
 
 __all__ = ["V1FrameDecoder"]
@@ -29,8 +29,7 @@ class V1FrameDecoder:
 
     def __init__(self, header: FrameHeader, engine_factory: Callable[[], Engine], progress: Progress | None = None) -> None:
         self.header = header
-        self._engine_factory = engine_factory
-        self._engine: Engine | None = None
+        self._engine = CheckedEngine(engine_factory, header.model, header.params)
         self._ensemble: Ensemble | None = None
         self._progress = progress
         self._crc = 0
@@ -49,7 +48,7 @@ class V1FrameDecoder:
         neural = [i for i, e in enumerate(block.entries) if e.method in NEURAL_METHODS]
         tokens: dict[int, list[int]] = {}
         if neural:
-            engine = self._engine_for_neural()
+            engine = self._engine()
             p = self.header.params
             if p.ensemble is not None and self._ensemble is None:
                 self._ensemble = Ensemble(p.ensemble, engine.model.vocab_size, p.precision_bits)
@@ -67,14 +66,13 @@ class V1FrameDecoder:
         parts = []
         for i, (entry, payload) in enumerate(zip(block.entries, block.payloads)):
             if i in tokens:
-                assert self._engine is not None
-                data = self._engine.model.detokenize(tokens[i])
+                data = self._engine().model.detokenize(tokens[i])
                 if entry.method == METHOD_NEURAL_CRLF:
                     data = lf_to_crlf(data)
             else:
                 data = fallback.unpack(entry.method, payload, entry.length)
             if len(data) != entry.length or crc32(data) != entry.crc:
-                chunk_failed(self.header.model, self._engine, f"group {self._groups}, chunk {i}", entry)
+                chunk_failed(self.header.model, self._engine.engine, f"group {self._groups}, chunk {i}", entry)
             parts.append(data)
         out = b"".join(parts)
         self._crc = crc32(out, self._crc)
@@ -83,13 +81,6 @@ class V1FrameDecoder:
         if self._progress:  # neural bytes were reported token by token
             self._progress(sum(e.length for i, e in enumerate(block.entries) if i not in tokens), 0, 0.0)
         return out
-
-    def _engine_for_neural(self) -> Engine:
-        if self._engine is None:
-            engine = self._engine_factory()
-            check_model(self.header.model, self.header.params, engine)
-            self._engine = engine
-        return self._engine
 
     def _check_end(self, end: EndBlock) -> None:
         declared = self.header.content_size

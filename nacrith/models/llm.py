@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelNotFoundError, NacrithError
+from .cores import CoreShare, usable_cores
+from .registry import cache_dir
 
 try:
     import llama_cpp
@@ -53,10 +55,7 @@ def build_id() -> str:
 
 def default_threads() -> int:
     """Threads for llama.cpp: the cores this process may use (more only adds contention)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()
 
 
 @ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
@@ -188,7 +187,10 @@ class LaneEvaluator:
         self.model = model
         self.lanes = lanes
         self.window = window
-        threads = threads or default_threads()
+        # Threads not chosen: this process's share of the cores among the nacrith processes running a model.
+        self._share = CoreShare.of_process(cache_dir() / "runners") if not threads else None
+        threads = threads or self._share.threads()  # type: ignore[union-attr]
+        self._threads = threads
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = lanes * window
         batch = max(lanes, max_batch or 1)
@@ -242,6 +244,11 @@ class LaneEvaluator:
 
         The returned array is a view of llama.cpp's buffer, valid until the next step.
         """
+        if self._share is not None:
+            threads = self._share.threads()
+            if threads != self._threads:  # thread counts never change the logits
+                llama_cpp.llama_set_n_threads(self._ctx, threads, threads)
+                self._threads = threads
         n = len(tokens)
         batch = self._batch
         batch.n_tokens = n

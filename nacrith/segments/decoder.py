@@ -14,7 +14,7 @@ from .. import fallback
 from ..container import METHOD_NEURAL_CRLF, CodingParams, EndBlock, FrameHeader, FrameReader, Group, ModelInfo, OtherBytes, crc32
 from ..engine import Engine
 from ..errors import CorruptArchiveError
-from .diagnose import check_model, chunk_failed
+from .diagnose import CheckedEngine, chunk_failed
 from .progress import LaneReport, Progress
 from ..neural.ensemble import Ensemble
 from ..neural.lanes import LaneFailed, LaneLengths, decode_group
@@ -144,15 +144,7 @@ def decode_segment(header: FrameHeader, blocks: bytes, engine: Callable[[], Engi
     for messages). This is what a worker does with a segment; the reader has already checked its structure."""
     reader = FrameReader(io.BytesIO(blocks), offset)
     reader.header = header
-    checked: list[Engine] = []
-
-    def checked_engine() -> Engine:  # the model is checked before its first use, as a whole frame's decoder does
-        if not checked:
-            checked.append(engine())
-            check_model(header.model, header.params, checked[0])
-        return checked[0]
-
-    decoder = SegmentDecoder(header.model, header.params, checked_engine, number)
+    decoder = SegmentDecoder(header.model, header.params, CheckedEngine(engine, header.model, header.params), number)
     out = bytearray()
     while not decoder.finished:
         out += decoder.decode(reader.read_block())  # type: ignore[arg-type]

@@ -7,6 +7,8 @@ differ, and the message says which build to decode it with.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from ..container import (
     BACKEND_LLAMA_CPU,
     BACKEND_LLAMA_CUDA,
@@ -23,7 +25,25 @@ from ..container import (
 from ..engine import Engine, describe_model
 from ..errors import CorruptArchiveError, ModelMismatchError
 
-__all__ = ["check_model", "chunk_failed"]
+__all__ = ["CheckedEngine", "check_model", "chunk_failed"]
+
+
+class CheckedEngine:
+    """The engine a frame's neural chunks are decoded with: got on first use (binary data needs none),
+    and checked then against the archive's model and parameters."""
+
+    def __init__(self, factory: Callable[[], Engine], model: ModelInfo, params: CodingParams) -> None:
+        self._factory, self._model, self._params = factory, model, params
+        self.engine: Engine | None = None
+        """The engine once it was asked for (None before: a failing chunk is then never neural)."""
+
+    def __call__(self) -> Engine:
+        if self.engine is None:
+            engine = self._factory()
+            check_model(self._model, self._params, engine)
+            self.engine = engine
+        return self.engine
+
 
 _HOW = {
     BACKEND_LLAMA_CPU: "--backend llama without --gpu (or backend='llama', gpu=False)",
