@@ -21,7 +21,6 @@ heads into the query length, so no key or value is ever copied per head.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
