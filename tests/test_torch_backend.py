@@ -77,6 +77,8 @@ class TinyModel:
     def __init__(self, gemma: bool, device: str = "cpu") -> None:
         self.config, weights = tiny_weights(gemma)
         self.device = torch.device(device)
+        self.threads = torch.get_num_threads()
+        """The threads torch runs on; an evaluator sets them before each step, as a TorchModel's."""
         self.net = Transformer(self.config, weights, self.device)
 
 
@@ -136,7 +138,7 @@ def test_the_thread_count_does_not_change_a_bit(gemma: bool) -> None:
     outputs = []
     try:
         for n in (1, 2):
-            torch.set_num_threads(n)
+            model.threads = n
             evaluator = TorchEvaluator(model, 8, 32)
             block = evaluator.step([0] * 16, tokens(16), list(range(16))).copy()
             steps = [evaluator.step(list(range(1, 8)), tokens(7, seed=s), [s] * 7).copy() for s in range(4)]
