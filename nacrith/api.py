@@ -79,8 +79,8 @@ class NacrithCompressor:
         ``gpu``: run the model on CUDA GPUs (worker ``i`` on device ``i``); the archive records it, and only
         a GPU decodes it. ``backend``: ``llama`` (llama.cpp, the default) or ``torch`` (``pip install "nacrith[torch]"``),
         on ``device`` (torch's: ``cpu``, ``cuda`` or ``cuda:N``); ``adapt``: with torch, the model learns the text as
-        it codes it (True, or an :class:`AdaptParams` of your own): fewer bits, more time. The archive records all of
-        it, and decodes only with the same backend and device type.
+        it codes it (True, or an :class:`AdaptParams` of your own): more time, and on a short text no fewer bits
+        (BENCHMARKS.md). The archive records all of it, and decodes only with the same backend and device type.
         ``content_size``: the input's size, when known, recorded in the header and checked."""
         options = Options(
             lanes=lanes,

@@ -186,7 +186,7 @@ def compress(
       nacrith compress -c book.txt | ssh host 'cat > book.txt.nacr'
       nacrith compress --model other.gguf --window 1024 -T 4 book.txt
       nacrith compress --workers 2 --segment-size 256K big.log   # 2 processes, 1 thread each here
-      nacrith compress --backend torch --adapt notes.txt          # PyTorch, learning the text: fewer bits, slower
+      nacrith compress --backend torch --adapt notes.txt          # PyTorch, learning the text as it goes
     """
     settings = _settings(
         quiet, verbose, threads, force=force, keep=keep, model=model, lanes=lanes, window=window, ensemble=ensemble, segment_bytes=segment_bytes,

@@ -135,8 +135,8 @@ adapt_option = click.option(
     "--adapt",
     is_flag=True,
     default=None,
-    help="With --backend torch: the model keeps learning the text as it codes it (dynamic evaluation): fewer bits, "
-    "slower. The decoder learns the same.",
+    help="With --backend torch: the model keeps learning the text as it codes it (dynamic evaluation), and the "
+    "decoder learns the same. Slower; on a short text it saved nothing (BENCHMARKS.md).",
 )
 
 
