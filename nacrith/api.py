@@ -17,11 +17,15 @@ from pathlib import Path
 
 from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_WINDOW, MAGIC
 from .container import CodingParams, FrameReader
+from .dictionary import Dictionary, as_dictionary
 from .engine import Engine, engine_for, shared_engine
 from .errors import CorruptArchiveError, TruncatedArchiveError
 from .container import LAYOUT_INDEXED
+from .equal_info.archive import WindowFrameEncoder
+from .equal_info.codec import equal_info_settings, window_params
 from .frames import FrameDecoder, FrameEncoder, Progress
 from .frames.parallel import ParallelFrameDecoder
+from .memory import resolve_limit
 from .neural.adapt import AdaptParams
 from .neural.params import EnsembleParams
 from .options import Options, adapt_params, ensemble_params
@@ -69,9 +73,18 @@ class NacrithCompressor:
         adapt: bool | AdaptParams = False,
         content_size: int | None = None,
         progress: Progress | None = None,
+        dictionary: str | os.PathLike[str] | Dictionary | None = None,
+        equal_info: int | None = None,
+        token_bits: int | None = None,
+        primer: int | None = None,
     ) -> None:
-        """``ensemble``: True for the default models mixed with the LLM, False for the LLM alone,
-        or an :class:`EnsembleParams` of your own (all of it is stored in the archive).
+        """``equal_info``: write equal-info windows of this many bits (16 to 65536, a multiple of 8) instead of
+        chunks: every window is exactly that much code and decodes alone (:mod:`nacrith.equal_info`); they use
+        the LLM alone, so ``ensemble``, ``chunk_bytes``, ``segment_bytes``, ``workers`` and ``dictionary`` do not
+        apply. ``token_bits`` (8 or 16; default 16 when it divides the window) and ``primer`` (default 0, the
+        start token alone; 1 the built-in English primer) are recorded with them.
+        ``ensemble``: True for the default models mixed with the LLM (with a dictionary: its parameters),
+        False for the LLM alone, or an :class:`EnsembleParams` of your own (all of it is stored in the archive).
         ``segment_bytes``: the largest segment; each decodes alone, so they can be coded by several
         workers and read at random (default: 1 MiB, or 64 MiB when the input begins with binary data,
         which then loses nothing against xz). ``workers``: processes that code segments side by side (or a
@@ -81,25 +94,51 @@ class NacrithCompressor:
         on ``device`` (torch's: ``cpu``, ``cuda`` or ``cuda:N``); ``adapt``: with torch, the model learns the text as
         it codes it (True, or an :class:`AdaptParams` of your own): more time, and on a short text no fewer bits
         (BENCHMARKS.md). The archive records all of it, and decodes only with the same backend and device type.
-        ``content_size``: the input's size, when known, recorded in the header and checked."""
+        The torch backend does not take ``dictionary`` or ``equal_info`` yet.
+        ``content_size``: the input's size, when known, recorded in the header and checked.
+        ``dictionary``: a path or a loaded :class:`~nacrith.Dictionary` made by :func:`nacrith.train` for this
+        model: every lane starts from its primer, every ensemble from its state; the archive records its
+        identity and decodes only with it. Load it once (``Dictionary.load``) to compress many files."""
+        loaded = as_dictionary(dictionary)
         options = Options(
             lanes=lanes,
             window=window,
             chunk_bytes=chunk_bytes,
             segment_bytes=segment_bytes,
-            ensemble=ensemble_params(ensemble),
+            ensemble=ensemble_params(ensemble, loaded),
+            dictionary=loaded,
             adapt=adapt_params(adapt),
         )
         if options.adapt is not None and backend != "torch":
             raise ValueError("adapt needs backend='torch' (--backend torch)")
         if content_size is not None and content_size < 0:
             raise ValueError("content_size must be >= 0")
-        self._pool, self._owns_pool = _pool(workers, model, threads, gpu, backend, device)
-        if backend == "torch" and self._pool is not None:
-            threads = getattr(self._pool, "threads", threads)  # the workers' share: the archive records torch's threads
-        engine = shared_engine(model, threads, gpu=0 if gpu else None, backend=backend, device=device)
-        self._encoder = FrameEncoder(engine, options, content_size, progress, self._pool)
+        if backend == "torch" and loaded is not None:
+            raise ValueError("the torch backend does not support dictionaries yet: use backend='llama' (--backend llama) with dictionary=")
         self._finished = False
+        if equal_info is not None:
+            if loaded is not None:
+                raise ValueError("a dictionary does not go with equal_info: every window starts from the archive's own primer")
+            if backend == "torch":
+                raise ValueError("the torch backend does not support equal-info windows yet: use backend='llama' (--backend llama) with equal_info=")
+            self._pool, self._owns_pool = None, False
+            engine = shared_engine(model, threads, gpu=0 if gpu else None)
+            settings = equal_info_settings(equal_info, token_bits, primer)
+            params = window_params(engine.start_token(), settings, lanes=lanes, window=window, backend=engine.backend)
+            self._encoder = WindowFrameEncoder(engine, params, content_size, progress)  # type: ignore[assignment]
+            return
+        elif token_bits is not None or primer is not None:
+            raise ValueError("token_bits and primer go with equal_info")
+        if backend != "torch":  # a wrong model or dictionary fails before any worker starts
+            engine = shared_engine(model, threads, gpu=0 if gpu else None, backend=backend, device=device)
+            if loaded is not None:
+                loaded.check_model(engine.fingerprint)
+        self._pool, self._owns_pool = _pool(workers, model, threads, gpu, backend, device)
+        if backend == "torch":
+            if self._pool is not None:
+                threads = getattr(self._pool, "threads", threads)  # the workers' share: the archive records torch's threads
+            engine = shared_engine(model, threads, gpu=0 if gpu else None, backend=backend, device=device)
+        self._encoder = FrameEncoder(engine, options, content_size, progress, self._pool)
 
     def compress(self, data: bytes) -> bytes:
         if self._finished:
@@ -162,6 +201,11 @@ class NacrithDecompressor:
     ``decompress(data, max_length)`` returns at most ``max_length`` bytes when it is not
     negative; the rest waits, and ``needs_input`` is False until it has been taken (call
     again with ``b""``). A group is decoded whole, so the work of one call is one group.
+
+    ``memory_limit`` bounds the memory decoding may need, in bytes (None: half this machine's memory,
+    at most 4 GiB): an archive whose model, contexts and ensemble would need more is refused with
+    :class:`~nacrith.MemoryLimitError` before they are allocated, as ``xz --memlimit`` does. With
+    workers, each process has the limit.
     """
 
     def __init__(
@@ -175,11 +219,18 @@ class NacrithDecompressor:
         gpu: bool = False,
         backend: str | None = None,
         device: str | None = None,
+        memory_limit: int | None = None,
+        dictionary: str | os.PathLike[str] | Dictionary | None = None,
     ) -> None:
         """``workers``: processes that decode the segments of an indexed archive side by side (or a
         :class:`~nacrith.workers.local.WorkerPool` to share). ``gpu``: for archives made on a GPU.
-        ``backend``: decode with this one (None: the one that coded each archive); ``device``: torch's."""
+        ``backend``: decode with this one (None: the one that coded each archive); ``device``: torch's.
+        ``memory_limit``: bytes decoding may need (None: :func:`nacrith.memory.default_limit`).
+        ``dictionary``: the one an archive was made with (a path or a loaded :class:`~nacrith.Dictionary`);
+        an archive that names one decodes only with it, an archive that names none ignores it."""
+        self._memory_limit = resolve_limit(memory_limit)
         self._model = model
+        self._dictionary = as_dictionary(dictionary)
         self._threads = threads
         self._gpu = 0 if gpu else None
         self._backend = backend
@@ -239,7 +290,12 @@ class NacrithDecompressor:
                 header = reader.read_header()
                 parallel = self._pool is not None and header.version == 2 and header.layout == LAYOUT_INDEXED
                 engine = lambda params=header.params: self._engine(params)  # noqa: E731
-                frame = ParallelFrameDecoder(header, self._pool, self._progress) if parallel else FrameDecoder(header, engine, self._progress)
+                if parallel:
+                    frame: FrameDecoder | ParallelFrameDecoder = ParallelFrameDecoder(
+                        header, self._pool, self._progress, self._memory_limit, self._dictionary
+                    )
+                else:
+                    frame = FrameDecoder(header, engine, self._progress, self._memory_limit, self._dictionary)
                 self._reader, self._frame = reader, frame
             else:
                 reader = self._reader
@@ -296,8 +352,13 @@ def compress(
     device: str | None = None,
     adapt: bool | AdaptParams = False,
     progress: Progress | None = None,
+    dictionary: str | os.PathLike[str] | Dictionary | None = None,
+    equal_info: int | None = None,
+    token_bits: int | None = None,
+    primer: int | None = None,
 ) -> bytes:
-    """Compress ``data`` into one archive (its size recorded in the header)."""
+    """Compress ``data`` into one archive (its size recorded in the header); ``dictionary`` and
+    ``equal_info=W`` (windows of W bits) as :class:`NacrithCompressor` takes them."""
     data = bytes(data)
     c = NacrithCompressor(
         model=model,
@@ -314,6 +375,10 @@ def compress(
         adapt=adapt,
         content_size=len(data),
         progress=progress,
+        dictionary=dictionary,
+        equal_info=equal_info,
+        token_bits=token_bits,
+        primer=primer,
     )
     return c.compress(data) + c.flush()
 
@@ -328,12 +393,25 @@ def decompress(
     backend: str | None = None,
     device: str | None = None,
     progress: Progress | None = None,
+    memory_limit: int | None = None,
+    dictionary: str | os.PathLike[str] | Dictionary | None = None,
 ) -> bytes:
     """Decompress a whole archive, or several concatenated ones into the concatenation of their
-    contents (as lzma.decompress does). Trailing garbage, truncation and damage raise a NacrithError.
-    ``backend``: decode with this one (None: each archive's own); ``device``: torch's."""
+    contents (as lzma.decompress does). Trailing garbage, truncation and damage raise a NacrithError;
+    an archive that needs more than ``memory_limit`` bytes (as :class:`NacrithDecompressor`) raises
+    :class:`~nacrith.MemoryLimitError`; an archive made with a dictionary needs it (``dictionary``),
+    else ModelMismatchError. ``backend``: decode with this one (None: each archive's own); ``device``: torch's."""
     d = NacrithDecompressor(
-        model=model, threads=threads, progress=progress, read_across_frames=True, workers=workers, gpu=gpu, backend=backend, device=device
+        model=model,
+        threads=threads,
+        progress=progress,
+        read_across_frames=True,
+        workers=workers,
+        gpu=gpu,
+        backend=backend,
+        device=device,
+        memory_limit=memory_limit,
+        dictionary=dictionary,
     )
     try:
         out = d.decompress(bytes(data))

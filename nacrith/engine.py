@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .models.llm import LanguageModel
     from .models.torch_lanes import TorchModel
     from .neural.schedule import Predictor
+    from .neural.schedule import Prefix
 
 __all__ = ["Engine", "shared_engine", "engine_for", "describe_model", "BACKEND_NAMES", "decoding_backend", "cores"]
 
@@ -113,20 +114,35 @@ class Engine:
                 self._model = LanguageModel(self.path, gpu=self.gpu)
         return self._model
 
-    def evaluator(self, lanes: int, window: int, adapt: AdaptParams | None = None) -> Predictor:
-        """An evaluator for ``lanes`` sequences of ``window`` tokens (learning as it goes with ``adapt``, torch only),
-        reused while the shape stays the same."""
+    def evaluator(
+        self, lanes: int, context: int, prefix: Prefix | None = None, *, base: int = 0, adapt: AdaptParams | None = None
+    ) -> Predictor:
+        """An evaluator for ``lanes`` sequences of ``context`` tokens each, reused while the shape stays the same.
+
+        Coding asks for :func:`nacrith.memory.context_tokens` of each group, encoder and decoder alike, so
+        each group gets a context of the same size on both sides, whatever came before it. ``prefix``: a
+        dictionary's start, whose primer the evaluator evaluates once and keeps; ``base``: the length of
+        equal-info windows' base sequence (llama.cpp only, for now: torch's evaluator refuses either);
+        ``adapt``: learn the text as it is coded (dynamic evaluation, torch only)."""
         if adapt is not None and self.backend_name != "torch":
             raise ValueError("adaptation (dynamic evaluation) needs the torch backend")
-        if self._evaluator_shape != (lanes, window, adapt):
+        if self._evaluator_shape != (lanes, context, prefix, base, adapt):
             self._evaluator = None  # free the old KV cache before allocating the next
+            extra: dict[str, object] = {"prefix": prefix} if prefix is not None else {}
+            if base:
+                extra["base"] = base
             if adapt is not None:
-                self._evaluator = self.model.evaluator(lanes, window, self.threads, adapt=adapt)  # type: ignore[call-arg]
-            else:
-                self._evaluator = self.model.evaluator(lanes, window, self.threads)
-            self._evaluator_shape = (lanes, window, adapt)
+                extra["adapt"] = adapt
+            self._evaluator = self.model.evaluator(lanes, context, self.threads, **extra)  # a stand-in model needs none
+            self._evaluator_shape = (lanes, context, prefix, base, adapt)
         assert self._evaluator is not None
         return self._evaluator
+
+    @property
+    def file_bytes(self) -> int:
+        """The model file's size: what its mapped weights take in memory, known without loading it (torch's
+        float32 weights, dequantized, take more)."""
+        return self.path.stat().st_size
 
     def build(self) -> str:
         """The build identity of what runs the model (what the archive's 2-byte build tag hashes)."""

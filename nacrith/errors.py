@@ -15,6 +15,7 @@ __all__ = [
     "ModelMismatchError",
     "ModelNotFoundError",
     "UnsupportedFormatError",
+    "MemoryLimitError",
 ]
 
 
@@ -40,3 +41,18 @@ class ModelMismatchError(NacrithError):
 
 class ModelNotFoundError(NacrithError):
     """The model file is missing or is not a GGUF file."""
+
+
+class MemoryLimitError(NacrithError):
+    """Decoding the archive needs more memory than the limit allows (``memory_limit=``, ``--memory``).
+
+    ``need`` and ``limit`` are in bytes; the message names both, and what the need is made of.
+    """
+
+    def __init__(self, message: str, need: int = 0, limit: int = 0) -> None:
+        super().__init__(message, need, limit)  # all in args, so the error crosses process boundaries intact
+        self.need = need
+        self.limit = limit
+
+    def __str__(self) -> str:
+        return str(self.args[0])

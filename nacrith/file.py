@@ -13,6 +13,7 @@ import os
 from typing import IO, Any, BinaryIO
 
 from .api import NacrithCompressor, NacrithDecompressor
+from .dictionary import as_dictionary
 from .engine import engine_for
 from .random_access import IndexedArchive, open_indexed
 
@@ -21,12 +22,16 @@ __all__ = ["NacrithFile", "open"]
 READ_BLOCK = 1 << 16
 """Archive bytes read at a time: small next to a group, so output follows input closely."""
 
-_READ_OPTIONS = ("model", "threads", "progress", "workers", "gpu", "backend", "device")
+_READ_OPTIONS = ("model", "threads", "progress", "workers", "gpu", "backend", "device", "memory_limit", "dictionary")
 """NacrithDecompressor's keywords (``nacrith decompress --range`` passes the command line's)."""
 
 
 class NacrithFile(io.BufferedIOBase):
-    """A file object over an archive: read decodes group by group; write codes as groups fill."""
+    """A file object over an archive: read decodes group by group; write codes as groups fill.
+
+    Reading takes the options of :class:`~nacrith.NacrithDecompressor` ``model``, ``threads``, ``progress``,
+    ``workers``, ``gpu`` and ``memory_limit``; writing those of :class:`~nacrith.NacrithCompressor`.
+    """
 
     def __init__(self, filename: str | bytes | os.PathLike[Any] | BinaryIO, mode: str = "rb", **options: Any) -> None:
         if mode not in ("r", "rb", "w", "wb", "x", "xb"):
@@ -37,6 +42,8 @@ class NacrithFile(io.BufferedIOBase):
             unknown = set(options) - set(_READ_OPTIONS)
             if unknown:
                 raise TypeError(f"options for writing given in read mode: {', '.join(sorted(unknown))}")
+            if "dictionary" in options:  # loaded once, for the stream reader and the random-access one
+                options = {**options, "dictionary": as_dictionary(options["dictionary"])}
             self._options = options
             self._start_reading()
             self._pos = 0
@@ -119,7 +126,7 @@ class NacrithFile(io.BufferedIOBase):
                 params = self._indexed.header.params  # type: ignore[union-attr]
                 return engine_for(params, o.get("model"), o.get("threads"), 0 if o.get("gpu") else None, o.get("backend"), o.get("device"))
 
-            self._indexed = open_indexed(fp, engine)
+            self._indexed = open_indexed(fp, engine, o.get("memory_limit"), o.get("dictionary"))
             if self._indexed is None and here is not None:
                 fp.seek(here)  # the stream reader goes on where it was
         return self._indexed  # type: ignore[return-value]

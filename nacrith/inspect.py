@@ -18,6 +18,7 @@ from .container import (
     LAYOUT_CHUNK,
     LAYOUT_INDEXED,
     LAYOUT_SEGMENT,
+    LAYOUT_WINDOWS,
     NEURAL_METHODS,
     CodingParams,
     EndBlock,
@@ -26,6 +27,7 @@ from .container import (
     ModelInfo,
     OneChunk,
     OtherBytes,
+    WindowBlock,
     frames,
     method_name,
 )
@@ -33,7 +35,7 @@ from .models import registry
 
 __all__ = ["ChunkInfo", "SegmentInfo", "FrameInfo", "ArchiveInfo", "inspect"]
 
-_LAYOUTS = {LAYOUT_CHUNK: "one chunk", LAYOUT_SEGMENT: "one segment", LAYOUT_INDEXED: "indexed segments"}
+_LAYOUTS = {LAYOUT_CHUNK: "one chunk", LAYOUT_SEGMENT: "one segment", LAYOUT_INDEXED: "indexed segments", LAYOUT_WINDOWS: "equal-info windows"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class FrameInfo:
     segments: list[SegmentInfo] = field(default_factory=list)
     crc32: int | None = None
     """The CRC-32 of the whole content, where the frame stores one (version 1, or a frame of one segment or chunk)."""
+    windows: list[int] = field(default_factory=list)
+    """Layout 3: every window's text length, in order."""
 
     @property
     def model_name(self) -> str:
@@ -136,7 +140,24 @@ class FrameInfo:
             "groups": self.groups,
             "methods": self.method_totals(),
             "segments": [{**dataclasses.asdict(g), "crc32": f"{g.crc32:08x}"} for g in self.segments],
+            "windows": self._windows(),
             "chunks": [{**dataclasses.asdict(c), "bits_per_byte": c.bits_per_byte} for c in self.chunks],
+        }
+
+
+    def _windows(self) -> dict[str, Any] | None:
+        """Layout 3: the window size, the count, and text bytes per window."""
+        e = self.params.equal_info
+        if e is None:
+            return None
+        count = len(self.windows)
+        return {
+            "bits": e.bits,
+            "token_bits": e.token_bits,
+            "primer": e.primer,
+            "count": count,
+            "average_bytes": self.original_size / count if count else None,
+            "code_bits_ratio": 8 * self.original_size / (count * e.bits) if count else None,
         }
 
 
@@ -202,18 +223,22 @@ def _inspect_frame(reader: FrameReader) -> FrameInfo:
     groups = 0
     crc: int | None = None
     segment = 0
+    window_blocks = 0
     for block in reader.blocks():
         if isinstance(block, OneChunk):
             e = block.entry
             chunks.append(ChunkInfo(0, 0, 0, e.method_name, e.length, 0, e.payload_length))
             crc = e.crc
         elif isinstance(block, OtherBytes):
-            chunks.append(ChunkInfo(segment, -1, 0, method_name(block.method), block.length, 0, block.payload_length))
+            chunks.append(ChunkInfo(segment, -1, 0, method_name(block.method), block.placed_length, 0, block.payload_length))
         elif isinstance(block, Group):
             for index, e in enumerate(block.entries):
                 tokens = e.tokens if e.method in NEURAL_METHODS else 0
                 chunks.append(ChunkInfo(segment, groups, index, e.method_name, e.length, tokens, e.payload_length))
             groups += 1
+        elif isinstance(block, WindowBlock):
+            chunks.append(ChunkInfo(0, window_blocks, 0, "windows", block.length, len(block.lengths), len(block.code)))
+            window_blocks += 1
         elif isinstance(block, EndBlock):
             segment += 1
             crc = block.crc
@@ -234,8 +259,12 @@ def _inspect_frame(reader: FrameReader) -> FrameInfo:
         original = plain
         if header.layout == LAYOUT_INDEXED:
             crc = None
+        if header.layout == LAYOUT_WINDOWS:
+            original = sum(reader.windows)
+            groups = window_blocks
     return FrameInfo(
-        start, header.version, layout, reader.offset - start, original, header.content_size, header.model, header.params, groups, chunks, segments, crc
+        start, header.version, layout, reader.offset - start, original, header.content_size, header.model, header.params, groups, chunks, segments, crc,
+        list(reader.windows),
     )
 
 

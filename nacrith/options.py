@@ -12,6 +12,7 @@ Settings types, each for its own layer:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .constants import (
     DEFAULT_CHUNK_BYTES,
@@ -25,6 +26,9 @@ from .constants import (
 from .neural.adapt import AdaptParams
 from .neural.params import EnsembleParams
 from .neural.schedule import default_slide_keep
+
+if TYPE_CHECKING:
+    from .dictionary import Dictionary
 
 __all__ = ["Options", "ensemble_params", "adapt_params"]
 
@@ -49,6 +53,12 @@ class Options:
     :data:`~nacrith.constants.BINARY_SEGMENT_BYTES` when the first segment is mostly not text."""
     adapt: AdaptParams | None = None
     """Dynamic evaluation (the torch backend only): the model learns the text as it codes it. None: it does not."""
+    dictionary: Dictionary | None = None
+    """What every segment starts from: the dictionary's primer in every lane, its state in the ensemble."""
+    fallback_bound: bool = True
+    """Keep a segment wholly in the fallback when that is smaller than what the model made of it (an
+    encoder's choice, not stored: the decoder reads either). Off only for format vectors that must show
+    neural coding with a formula model."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.lanes <= MAX_LANES:
@@ -65,18 +75,30 @@ class Options:
             raise ValueError(f"unusable ensemble parameters: {', '.join(self.ensemble.problems()) or 'every model off'}")
         if self.adapt is not None and self.adapt.problems(window_keep=self.keep):
             raise ValueError(f"unusable adaptation parameters: {', '.join(self.adapt.problems(window_keep=self.keep))}")
+        if self.dictionary is not None and len(self.dictionary.content.primer) >= self.window:
+            raise ValueError(
+                f"dictionary {self.dictionary.describe()} has a primer of {len(self.dictionary.content.primer)} tokens, "
+                f"which needs a window of at least {len(self.dictionary.content.primer) + 1} tokens, not {self.window}"
+            )
 
     @property
     def keep(self) -> int:
         return self.slide_keep if self.slide_keep is not None else default_slide_keep(self.window)
 
 
-def ensemble_params(ensemble: bool | EnsembleParams | None) -> EnsembleParams | None:
-    """The API's ``ensemble=`` argument as parameters: True for the defaults, False or None for the LLM alone."""
-    if isinstance(ensemble, EnsembleParams) or ensemble is None:
+def ensemble_params(ensemble: bool | EnsembleParams | None, dictionary: Dictionary | None = None) -> EnsembleParams | None:
+    """The API's ``ensemble=`` argument as parameters: True for the defaults (a dictionary's, when it has an
+    ensemble state), False or None for the LLM alone. Parameters other than a dictionary's are refused:
+    its state is for its own."""
+    trained = dictionary.ensemble_params if dictionary is not None else None
+    if isinstance(ensemble, EnsembleParams):
+        if trained is not None and ensemble != trained:
+            raise ValueError(f"dictionary {dictionary.describe()} holds an ensemble state for other ensemble parameters; leave ensemble= to it")  # type: ignore[union-attr]
         return ensemble
+    if ensemble is None:
+        return None
     if isinstance(ensemble, bool):
-        return EnsembleParams() if ensemble else None
+        return (trained or EnsembleParams()) if ensemble else None
     raise TypeError(f"ensemble must be True, False or an EnsembleParams, not {type(ensemble).__name__}")
 
 

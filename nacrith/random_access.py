@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import io
 from dataclasses import dataclass
-from typing import BinaryIO, Callable
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
 from .container import LAYOUT_INDEXED, FrameHeader, FrameReader, IndexEntry
 from .container.stream import ByteReader
@@ -19,6 +19,9 @@ from .container.writer import BLOCK_INDEX, FOOTER_BYTES, FOOTER_MAGIC
 from .engine import Engine
 from .errors import CorruptArchiveError
 from .segments.decoder import decode_segment
+
+if TYPE_CHECKING:
+    from .dictionary import Dictionary
 
 __all__ = ["SegmentLocation", "IndexedArchive", "open_indexed"]
 
@@ -35,8 +38,18 @@ class SegmentLocation:
 class IndexedArchive:
     """An indexed archive file open for random access: :meth:`read` decodes only the segments it needs."""
 
-    def __init__(self, stream: BinaryIO, header: FrameHeader, segments: list[SegmentLocation], engine: Callable[[], Engine]) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        header: FrameHeader,
+        segments: list[SegmentLocation],
+        engine: Callable[[], Engine],
+        memory_limit: int | None = None,
+        dictionary: Dictionary | None = None,
+    ) -> None:
         self._stream = stream
+        self._memory_limit = memory_limit
+        self._dictionary = dictionary
         self.header = header
         self.segments = segments
         self.size = segments[-1].plain_offset + segments[-1].plain_size if segments else 0
@@ -66,7 +79,7 @@ class IndexedArchive:
         where = self.segments[number]
         self._stream.seek(where.archive_offset)
         blocks = ByteReader(self._stream, where.archive_offset).read(where.archive_size, f"segment {number}")
-        data = decode_segment(self.header, blocks, self._engine, number, where.archive_offset)
+        data = decode_segment(self.header, blocks, self._engine, number, where.archive_offset, self._memory_limit, self._dictionary)
         if len(data) != where.plain_size:
             raise CorruptArchiveError(f"segment {number} decodes to {len(data)} bytes; the index says {where.plain_size}")
         self.decoded_segments += 1
@@ -74,9 +87,13 @@ class IndexedArchive:
         return data
 
 
-def open_indexed(stream: BinaryIO, engine: Callable[[], Engine]) -> IndexedArchive | None:
+def open_indexed(
+    stream: BinaryIO, engine: Callable[[], Engine], memory_limit: int | None = None, dictionary: Dictionary | None = None
+) -> IndexedArchive | None:
     """Random access to ``stream`` when it is a seekable file holding one indexed frame; else None
-    (a stream, a frame of one segment or chunk, concatenated archives): read it from the start instead."""
+    (a stream, a frame of one segment or chunk, concatenated archives): read it from the start instead.
+    ``memory_limit``: what decoding a segment may need (None: the default limit); ``dictionary``: the one
+    the archive may name."""
     try:
         if not stream.seekable():
             return None
@@ -108,7 +125,7 @@ def open_indexed(stream: BinaryIO, engine: Callable[[], Engine]) -> IndexedArchi
         return None  # not one frame from the start of the file (concatenated archives): no random access
     if header.content_size is not None and header.content_size != plain:
         raise CorruptArchiveError(f"the index lists {plain} bytes; the header declares {header.content_size}")
-    return IndexedArchive(stream, header, segments, engine)
+    return IndexedArchive(stream, header, segments, engine, memory_limit, dictionary)
 
 
 def _read_index(stream: BinaryIO, at: int, size: int, header: FrameHeader) -> list[IndexEntry]:

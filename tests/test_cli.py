@@ -35,8 +35,8 @@ TEXT = (
 )
 """Valid UTF-8 longer than the chunker's minimum text run, so it goes to the model."""
 
-BINARY = bytes(range(256)) * 4
-"""Not UTF-8: the zstd fallback takes it, no model evaluation needed."""
+BINARY = bytes(i * 131 % 256 for i in range(1024))
+"""Every byte value 4 times, no printable run long enough for text (steps of 131): the fallback takes it, no model needed."""
 
 FAST = ["-T", "1", "--window", "64"]
 """Options for compressing text quickly (see the module docstring)."""
@@ -642,3 +642,42 @@ def test_segments_workers_and_ranges_from_the_command_line(tmp_path: Path) -> No
     assert result.exit_code == 2 and "not a size" in result.stderr
     info = run("info", str(archive)).stdout
     assert "seek index" in info and "indexed segments" in info
+
+
+# --- closed standard streams ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shell, message",
+    [
+        ("compress <&-", b"nacrith: <stdin>: cannot read from stdin: it is closed\n"),
+        ("decompress <&- > out", b"nacrith: <stdin>: cannot read from stdin: it is closed\n"),
+        ("test - <&-", b"nacrith: <stdin>: cannot read from stdin: it is closed\n"),
+        ("compress -c data.bin >&-", b"nacrith: data.bin: cannot write to stdout: it is closed\n"),
+        ("decompress -c data.bin.nacr >&-", b"nacrith: data.bin.nacr: cannot write to stdout: it is closed\n"),
+        ("explain - <&-", b"nacrith: cannot read from stdin: it is closed\n"),
+    ],
+)
+def test_process_with_a_closed_standard_stream_says_so_in_one_line(tmp_path: Path, shell: str, message: bytes) -> None:
+    """A closed stdin or stdout (the shell's <&- and >&-, not /dev/null) is one `nacrith:` line and exit status 1."""
+    (tmp_path / "data.bin").write_bytes(BINARY)
+    (tmp_path / "data.bin.nacr").write_bytes(nacrith.compress(BINARY))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = f"'{sys.executable}' -m nacrith {shell}"
+    result = subprocess.run(["sh", "-c", command], cwd=tmp_path, env=env, stderr=subprocess.PIPE, timeout=60)
+    assert (result.returncode, result.stderr) == (1, message)
+
+
+def test_process_with_stdout_closed_still_writes_its_output_file_and_nothing_else_there(tmp_path: Path) -> None:
+    """With stdout closed the next file opened would get descriptor 1; it is held on /dev/null instead."""
+    (tmp_path / "data.bin").write_bytes(BINARY)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        ["sh", "-c", f"'{sys.executable}' -m nacrith compress -o out.nacr data.bin >&-"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, timeout=60
+    )
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert nacrith.decompress((tmp_path / "out.nacr").read_bytes()) == BINARY
+    probe = "import os, sys; from nacrith.cli import files; files.hold_closed_stdio(); print(os.open(os.devnull, os.O_RDONLY), file=sys.stderr)"
+    for closed in ("<&-", ">&-", "<&- >&-"):
+        held = subprocess.run(["sh", "-c", f"'{sys.executable}' -c '{probe}' {closed}"], env=env, stderr=subprocess.PIPE, timeout=60)
+        assert held.stderr == b"3\n", closed

@@ -220,7 +220,7 @@ def test_other_versions_are_unsupported(version: int) -> None:
 
 @pytest.mark.parametrize(
     "descriptor, reason",
-    [(0x13, "reserved frame layout"), (0x31, "reserved model number"), (0x51, "reserved descriptor bits"), (0x10, "without its content size")],
+    [(0x13, "layout 3 and their window bits"), (0x31, "reserved model number"), (0x51, "reserved descriptor bits"), (0x10, "without its content size")],
 )
 def test_reserved_descriptor_values_are_rejected(descriptor: int, reason: str) -> None:
     with pytest.raises(CorruptArchiveError, match=reason):

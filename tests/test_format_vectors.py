@@ -22,6 +22,7 @@ llama.h documents them.
 
 from __future__ import annotations
 
+import binascii
 import dataclasses
 import functools
 import hashlib
@@ -44,6 +45,7 @@ from nacrith.coder.cdf import exp_table
 from nacrith.constants import FORMAT_VERSION, MAGIC, READ_VERSIONS
 from nacrith.container import (
     BACKENDS,
+    Base64Run,
     METHOD_NAMES,
     MODEL_PRESETS,
     NEURAL_METHODS,
@@ -68,12 +70,14 @@ from nacrith.container import (
     write_other,
 )
 from nacrith.container.fields import LAST_KEY
+from nacrith.dictionary import Dictionary
 from nacrith.container.writer import (
     BLOCK_END,
     BLOCK_GROUP,
     BLOCK_INDEX,
     BLOCK_OTHER,
     DESCRIPTOR_CONTENT_SIZE,
+    OTHER_BASE64,
     DESCRIPTOR_LAYOUT,
     DESCRIPTOR_METHOD_SHIFT,
     DESCRIPTOR_MODEL_SHIFT,
@@ -88,6 +92,7 @@ from nacrith.neural.adapt import AdamState, AdaptParams, adam_update, lora_init
 from nacrith.neural.params import MAX_MEMORY, EnsembleParams
 from nacrith.neural.schedule import counted, default_slide_keep, lockstep_steps
 from nacrith.options import Options
+from nacrith.transforms import BASE64_CRLF, BASE64_LAST_LINE_END, BASE64_PADDED, base64_length, base64_text
 
 LLM_MODULE = "nacrith.models.llm"  # imports llama_cpp: imported only by the tests that need it
 DECODER_ENGINE = (nacrith.api.NacrithDecompressor, "_engine")
@@ -97,7 +102,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FORMAT_MD = ROOT / "FORMAT.md"
 DESIGN_MD = ROOT / "DESIGN.md"
 VECTOR_DIR = ROOT / "format-vectors"
-KINDS = ("archives", "rejected", "v1-archives", "v1-rejected", "coder", "quantize", "exptable", "build", "schedule", "ensemble", "adapt")
+KINDS = (
+    "archives", "rejected", "v1-archives", "v1-rejected", "coder", "quantize", "exptable", "build", "schedule", "ensemble", "dictionaries", "windows",
+    "adapt",
+)
 
 
 # --- reading FORMAT.md and the vector files -----------------------------------------------------------
@@ -118,7 +126,9 @@ def _load(kind: str) -> list[dict]:
 
 
 VECTORS = {kind: _load(kind) for kind in KINDS}
-ARCHIVES, REJECTED, V1_ARCHIVES, V1_REJECTED, CODERS, QUANTIZERS, TABLES, BUILDS, SCHEDULES, ENSEMBLES, ADAPTS = (VECTORS[k] for k in KINDS)
+ARCHIVES, REJECTED, V1_ARCHIVES, V1_REJECTED, CODERS, QUANTIZERS, TABLES, BUILDS, SCHEDULES, ENSEMBLES, DICTIONARIES = (VECTORS[k] for k in KINDS[:11])
+"""(windows.json: tests/test_equal_info_vectors.py.)"""
+ADAPTS = VECTORS["adapt"]
 BY_NAME = {v["name"]: v for vectors in VECTORS.values() for v in vectors}
 MADE_HERE = [v for v in ARCHIVES if "model" in v]
 """Version 2 archives whose model is a formula or is not needed: nacrith's encoder writes them here."""
@@ -136,6 +146,13 @@ def _archive(vector: dict) -> bytes:
 
 def _content(vector: dict) -> bytes:
     return bytes.fromhex(vector["content"])
+
+
+def vector_dictionary(vector: dict) -> Dictionary | None:
+    """The dictionary an archive vector was coded with (its encoder's ``dictionary`` names a vector of
+    dictionaries.json), or None."""
+    name = vector.get("encoder", {}).get("dictionary")
+    return Dictionary(bytes.fromhex(BY_NAME[name]["dictionary"])) if name else None
 
 
 @functools.cache
@@ -281,6 +298,11 @@ def _describe(d: int) -> str:
     return f"0x{d:02x}: " + ", ".join(parts + ([f"method {d >> 6}"] if d & 3 == 0 else []))
 
 
+def _base64_flags(flags: int) -> str:
+    words = ["CR LF" if flags & 1 else "LF", "the last line ended" if flags & 2 else "the last line not ended"]
+    return f"0x{flags:02x}: " + ", ".join(words + (["padded"] if flags & 4 else []))
+
+
 class SpecParser(_Bytes):
     """Parses a whole version 2 frame into rows and plain data. Deliberately separate from the
     container code: if the two disagree with each other, one of them disagrees with FORMAT.md."""
@@ -333,10 +355,15 @@ class SpecParser(_Bytes):
             elif kind == 2:
                 count = self.varint("run count")
                 runs = [self.varint(f"run {i}", lambda r, i=i: f"{r} ({'other' if i % 2 else 'text'})") for i in range(count)]
-                method = self.byte("method", lambda m: f"{m} {_METHODS[m]}")
+                method = self.byte("method", lambda m: f"{m} {_METHODS[m]}" if m < 0x80 else f"0x{m:02x}: {_METHODS[m & 0x7F]}, a base64 table follows")
+                table = []
+                for i in range(self.varint("base64 run count") if method & 0x80 else 0):
+                    run = self.varint(f"base64 run {i}", lambda r: f"run {r}")
+                    table.append((run, self.varint(f"run {run} line length"), self.byte(f"run {run} flags", _base64_flags)))
                 payload_length = self.varint("payload length")
                 crc = self.u32("CRC-32")
-                block = {"type": "other", "runs": runs, "method": method, "crc": crc, "payload": self.take(payload_length, "payload", f"{payload_length} bytes")}
+                payload = self.take(payload_length, "payload", f"{payload_length} bytes")
+                block = {"type": "other", "runs": runs, "method": method & 0x7F, "base64": table, "crc": crc, "payload": payload}
             else:
                 assert kind == 3 and layout == 2, f"block type {kind}"
                 count = self.varint("segment count")
@@ -387,7 +414,7 @@ def spec_blocks(frame: dict) -> list:
         if b["type"] == "chunk":
             out.append(OneChunk(ChunkEntry(b["method"], b["length"], 0, len(b["payload"]), b["crc"]), b["payload"]))
         elif b["type"] == "other":
-            out.append(OtherBytes(b["runs"], b["method"], len(b["payload"]), b["crc"], b["payload"]))
+            out.append(OtherBytes(b["runs"], b["method"], len(b["payload"]), b["crc"], b["payload"], [Base64Run(*e) for e in b["base64"]]))
         elif b["type"] == "group":
             entries = [ChunkEntry(e["method"], e["length"], 0, e["payload_length"], e["crc"]) for e in b["entries"]]
             out.append(Group(entries, [e["payload"] for e in b["entries"]]))
@@ -428,10 +455,20 @@ def lanes_with_content(frame: dict, content: bytes) -> list[list[list[tuple[int,
         pos += end["size"]
         text, other, at = bytearray(), bytearray(), 0
         runs = blocks[0]["runs"] if blocks[0]["type"] == "other" else [len(data)]
-        assert all(runs[1:]) and sum(runs) == len(data)
-        for i, run in enumerate(runs):
-            (other if i % 2 else text).extend(data[at : at + run])
-            at += run
+        table = {run: (length, flags) for run, length, flags in blocks[0].get("base64", [])}
+        ref = reference_code()
+        placed = [ref["base64_length"](run, *table[i]) if i in table else run for i, run in enumerate(runs)]
+        assert all(runs[1:]) and sum(placed) == len(data)
+        for i, (run, size) in enumerate(zip(runs, placed)):
+            piece = data[at : at + size]
+            if i in table:  # FORMAT.md's base64_text of the run's other bytes gives back the segment's bytes
+                chars = piece.replace(b"\r\n", b"").replace(b"\n", b"")
+                decoded = binascii.a2b_base64(chars + b"=" * (-len(chars) % 4))
+                assert len(decoded) == run and ref["base64_text"](decoded, *table[i]) == piece
+                other += decoded
+            else:
+                (other if i % 2 else text).extend(piece)
+            at += size
         if blocks[0]["type"] == "other":
             b = blocks[0]
             assert b["crc"] == zlib.crc32(other)
@@ -562,9 +599,9 @@ class FormulaEngine:
         assert self._model is not None, "an archive without neural chunks used the model"
         return self._model
 
-    def evaluator(self, lanes: int, window: int, adapt: object = None) -> FormulaEvaluator:
+    def evaluator(self, lanes: int, window: int, prefix: object = None, *, adapt: object = None) -> FormulaEvaluator:
         assert adapt is None, "no vector adapts its model"
-        return FormulaEvaluator(self.model)
+        return FormulaEvaluator(self.model)  # a primer changes what the formula is given: the fed token, its position
 
     def start_token(self) -> int:
         return MODEL_PRESETS[self.preset].start_token if self.preset else self.spec["start_token"]
@@ -581,6 +618,7 @@ def vector_encode(vector: dict) -> bytes:
     """The archive nacrith's encoder writes of the vector's content with its model and settings."""
     settings = vector["encoder"]
     options = Options(
+        fallback_bound=False,  # the formula models' vectors show neural coding even where the fallback would be smaller
         lanes=settings["lanes"],
         window=settings["window"],
         slide_keep=settings["slide_keep"],
@@ -588,13 +626,14 @@ def vector_encode(vector: dict) -> bytes:
         min_chunk_bytes=settings["min_chunk_bytes"],
         segment_bytes=settings.get("segment_bytes", Options().segment_bytes),
         ensemble=EnsembleParams(*settings["ensemble"]) if settings["ensemble"] else None,
+        dictionary=vector_dictionary(vector),
     )
     content = _content(vector)
     encoder = FrameEncoder(FormulaEngine(vector["model"]), options, len(content) if settings.get("content_size", True) else None)
     return encoder.write(content[:100]) + encoder.write(content[100:]) + encoder.finish()
 
 
-def decode_with(engine: FormulaEngine | None, archive: bytes) -> bytes:
+def decode_with(engine: FormulaEngine | None, archive: bytes, dictionary: Dictionary | None = None) -> bytes:
     """The archive decoded frame by frame by nacrith's frame decoder, ``engine`` its only model."""
 
     def model() -> FormulaEngine:
@@ -603,17 +642,17 @@ def decode_with(engine: FormulaEngine | None, archive: bytes) -> bytes:
 
     out = bytearray()
     for reader in frames(io.BytesIO(archive)):
-        decoder = FrameDecoder(reader.read_header(), model)
+        decoder = FrameDecoder(reader.read_header(), model, dictionary=dictionary)
         for block in reader.blocks():
             out += decoder.decode(block)
         assert decoder.finished
     return bytes(out)
 
 
-def stream_with(engine: FormulaEngine | None, archive: bytes, piece: int = 7) -> tuple[bytes, bool]:
+def stream_with(engine: FormulaEngine | None, archive: bytes, piece: int = 7, dictionary: Dictionary | None = None) -> tuple[bytes, bool]:
     """The archive fed 7 bytes at a time to nacrith's streaming decompressor, ``engine`` its only model:
     the bytes it gives and whether it has reached the end."""
-    d = nacrith.NacrithDecompressor(read_across_frames=True)
+    d = nacrith.NacrithDecompressor(read_across_frames=True, dictionary=dictionary)
     if engine is not None:
         d._engine = lambda archived: engine  # the decompressor's one way to a model
     out = b"".join(d.decompress(archive[i : i + piece]) for i in range(0, len(archive), piece))
@@ -678,7 +717,23 @@ def test_block_types_and_methods_in_format_md_are_the_code_s() -> None:
     assert {int(n): name for n, name in re.findall(r"^### Method (\d): ([\w-]+)$", text, re.M)} == METHOD_NAMES == _METHODS
     assert NEURAL_METHODS == set(_NEURAL)
     assert re.search(r"^\| Method \| 1 \| `2` neural, `3` neural-crlf \|$", _section("Group block"), re.M)
-    assert re.search(r"^\| Method \| 1 \| `0` stored, `1` zstd, `4` xz \|$", _section("Other-bytes block"), re.M)
+    row = r"^\| Method \| 1 \| `0` stored, `1` zstd, `4` xz; plus `0x80` \(`80`, `81`, `84`\) when a base64 table follows \|$"
+    assert re.search(row, _section("Other-bytes block"), re.M) and OTHER_BASE64 == 0x80
+    flags = re.search(r"^\| Flags \| 1 \| bit 0 \(`0x01`\): line ends are CR LF.*bit 1 \(`0x02`\).*bit 2 \(`0x04`\)", _section("Base64 runs"), re.M)
+    assert flags and (BASE64_CRLF, BASE64_LAST_LINE_END, BASE64_PADDED) == (1, 2, 4)
+
+
+def test_format_md_base64_text_is_nacrith_s() -> None:
+    """FORMAT.md's base64_text and base64_length against nacrith's, on every kind of layout."""
+    ref = reference_code()
+    rng = np.random.default_rng(64)
+    for size in [*range(1, 40), 57, 300, 1000]:
+        data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+        for line_length in (1, 3, 4, 64, 76, 10_000):
+            for flags in range(8):
+                text = ref["base64_text"](data, line_length, flags)
+                assert text == base64_text(data, line_length, flags), (size, line_length, flags)
+                assert len(text) == ref["base64_length"](size, line_length, flags) == base64_length(size, line_length, flags)
 
 
 def test_parameter_keys_and_defaults_in_format_md_are_the_code_s() -> None:
@@ -804,7 +859,7 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_annotated_tables_are_what_the_spec_parser_reads() -> None:
     tables = annotated_tables()
-    assert set(tables) == {"A6", "A10"}
+    assert set(tables) == {"A6", "A10", "A20"}
     for name, table in tables.items():
         archive = _archive(BY_NAME[name])
         shown = [f"| {o} | `{b}` | {f} | {v} |" for o, b, f, v in table]
@@ -862,10 +917,10 @@ def test_chunks_runs_and_checksums_match_the_content(vector: dict) -> None:
 
 @pytest.mark.parametrize("vector", MADE_HERE, ids=_ids(MADE_HERE))
 def test_archive_decodes_to_its_content(vector: dict) -> None:
-    archive, content = _archive(vector), _content(vector)
+    archive, content, dictionary = _archive(vector), _content(vector), vector_dictionary(vector)
     engine = FormulaEngine(vector["model"])
-    assert decode_with(engine, archive) == content
-    assert stream_with(engine, archive) == (content, True)
+    assert decode_with(engine, archive, dictionary) == content
+    assert stream_with(engine, archive, dictionary=dictionary) == (content, True)
 
 
 @pytest.mark.parametrize("vector", ARCHIVES + V1_ARCHIVES, ids=_ids(ARCHIVES + V1_ARCHIVES))
@@ -908,7 +963,7 @@ def test_archives_show_what_they_say() -> None:
     assert a6["model"] == 0 and a6["content_size"] is None and a6["name"] and a6["params"].backend == 1
     assert a6["pairs"][4] != default_slide_keep(a6["pairs"][3])
     a7 = frame("A7")
-    assert a7["params"].ensemble and methods(a7) == [0, [2, 2], [2, 2]] and a7["params"].window < 80
+    assert a7["params"].ensemble and methods(a7) == [0, [2], [2]] and a7["params"].window < 80
     assert frame("A8")["params"].ensemble is None and methods(frame("A8")) == [[3, 2]]
     assert frame("A9")["layout"] == 0 and frame("A9")["method"] == 2
     a10 = frame("A10")
@@ -920,12 +975,15 @@ def test_archives_show_what_they_say() -> None:
 # --- FORMAT.md's reference code decodes the neural payloads ------------------------------------------------
 
 
-def reference_group(ref: dict, lanes: list[tuple], params: CodingParams, pieces, evaluator, ensemble, *, version: int, slip: bool = False) -> None:
+def reference_group(
+    ref: dict, lanes: list[tuple], params: CodingParams, pieces, evaluator, ensemble, *, version: int, slip: bool = False, primer: tuple[int, ...] = ()
+) -> None:
     """FORMAT.md's schedule, slides, quantization (or ensemble) and decoder, fed the logits of
     ``evaluator``, decode one group's lanes, each a (method, end, payload, original bytes), ``end``
     its length (version 2) or token count (version 1); the tokens must be the original bytes', and
     FORMAT.md's encoder must give back each payload from them. ``slip``: a version 2 group reserves
-    its lanes' token counts, as version 1's did, instead of their lengths."""
+    its lanes' token counts, as version 1's did, instead of their lengths. ``primer``: a dictionary's, which
+    every lane's cache holds after the start token (FORMAT.md, "Primed lanes")."""
     n, total = len(lanes), 1 << params.precision_bits
     texts = [original.replace(b"\r\n", b"\n") if method == 3 else original for method, _, _, original in lanes]
     decoders = [ref["Decoder"](payload, strict=version == 2) for _, _, payload, _ in lanes]
@@ -939,13 +997,14 @@ def reference_group(ref: dict, lanes: list[tuple], params: CodingParams, pieces,
 
     if ensemble:
         ensemble.begin_group([len(text) for text in texts] if slip else ends)
-    for event in ref["schedule"](n, more, params.window, params.slide_keep):
+    prefix = (params.start_token, *primer)
+    for event in ref["schedule"](n, more, params.window, params.slide_keep, len(primer)):
         if event[0] == "slide":
             _, lane, drop = event
             evaluator.slide(lane, drop, params.window)
             continue
         _, s, step_lanes, positions = event
-        fed = [tokens[i][s - 1] if s else params.start_token for i in step_lanes]
+        fed = [tokens[i][s - 1] if s else prefix[-1] for i in step_lanes]
         logits = np.array(evaluator.step(step_lanes, fed, positions), dtype=np.float32)
         if ensemble:
             rows = ensemble.frequencies(step_lanes, logits)
@@ -972,8 +1031,11 @@ def reference_group(ref: dict, lanes: list[tuple], params: CodingParams, pieces,
             assert payload.rstrip(b"\0").hex() == lanes[i][2].hex()
 
 
-def reference_frame(ref: dict, archive: bytes, content: bytes, pieces, vocab: int, evaluator_for, *, slip: bool = False) -> int:
-    """Every neural chunk of the archive decoded by FORMAT.md's reference code; the number of lanes."""
+def reference_frame(
+    ref: dict, archive: bytes, content: bytes, pieces, vocab: int, evaluator_for, *, slip: bool = False, dictionary: Dictionary | None = None
+) -> int:
+    """Every neural chunk of the archive decoded by FORMAT.md's reference code; the number of lanes.
+    ``dictionary``: the one the archive names, whose primer and state FORMAT.md's code starts from."""
     checked = 0
     if archive[4] == 1:  # version 1: one ensemble for the frame, lanes among the stored and zstd chunks
         header, groups, _ = SpecParserV1(archive).parse()
@@ -992,10 +1054,14 @@ def reference_frame(ref: dict, archive: bytes, content: bytes, pieces, vocab: in
         return checked
     frame = SpecParser(archive).parse()
     p = frame["params"]
+    assert (dictionary.identity if dictionary else 0) == p.dictionary
+    d = dictionary.content if dictionary else None
     for groups in lanes_with_content(frame, content):  # each segment with a fresh ensemble
         ensemble = ref["Ensemble"](p.ensemble.values(), vocab, p.precision_bits) if p.ensemble else None
+        if ensemble and d and d.ensemble == p.ensemble:  # the dictionary's state
+            ref["start"](ensemble, d.bias, d.mixer, d.sequences)
         for lanes in groups:
-            reference_group(ref, lanes, p, pieces, evaluator_for(len(lanes)), ensemble, version=2, slip=slip)
+            reference_group(ref, lanes, p, pieces, evaluator_for(len(lanes)), ensemble, version=2, slip=slip, primer=d.primer if d else ())
             checked += len(lanes)
     return checked
 
@@ -1007,7 +1073,8 @@ FORMULA_ARCHIVES = [v for v in MADE_HERE + V1_FORMULA if "logit" in v["model"]]
 def test_reference_code_decodes_the_formula_payloads(vector: dict) -> None:
     """What an implementer without llama.cpp can check: FORMAT.md's code and the formula decode the payloads."""
     archive, model = _archive(vector), FormulaModel(vector["model"])
-    lanes = reference_frame(reference_code(), archive, _content(vector), model.pieces, model.vocab_size, lambda n: FormulaEvaluator(model))
+    evaluator = lambda n: FormulaEvaluator(model)  # noqa: E731
+    lanes = reference_frame(reference_code(), archive, _content(vector), model.pieces, model.vocab_size, evaluator, dictionary=vector_dictionary(vector))
     assert lanes >= 1
 
 
@@ -1042,7 +1109,7 @@ ALL_REJECTED = REJECTED + V1_REJECTED
 REASONS = {
     "R1": "empty input",
     "R2": "format version 3",
-    "R3": "reserved frame layout 3",
+    "R3": "layout 3 and their window bits",
     "R4": "reserved model number 3",
     "R5": "reserved descriptor bits",
     "R6": "one-chunk frame without its content size",
@@ -1741,15 +1808,15 @@ def _hex(values) -> str:
 
 def test_adapter_init_vector() -> None:
     ref = reference_code()
-    for case in BY_NAME["D1"]["cases"]:
+    for case in BY_NAME["DE1"]["cases"]:
         rows, columns, stream = case["rows"], case["columns"], case["stream"]
         assert _hex(lora_init(rows, columns, stream)) == _hex(ref["lora_init"](rows, columns, stream)) == case["values"]
 
 
 def _adam_cases() -> list[tuple[list[str], int, dict]]:
-    d3 = BY_NAME["D3"]
+    d3 = BY_NAME["DE3"]
     alternating = [_hex([0.01 * (-1) ** k]) for k in range(d3["updates"])]
-    return [(c["grads"], c["rate"], c) for c in BY_NAME["D2"]["cases"]] + [(alternating, d3["rate"], d3)]
+    return [(c["grads"], c["rate"], c) for c in BY_NAME["DE2"]["cases"]] + [(alternating, d3["rate"], d3)]
 
 
 def test_adam_vector_with_the_reference_code() -> None:

@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 if os.environ.get("NACRITH_REQUIRE_TORCH"):
     import torch  # noqa: F401 - CI must run these tests, not skip them
@@ -25,15 +26,22 @@ else:
     pytest.importorskip("gguf", reason='the torch extra is not installed: pip install "nacrith[torch]"')
 
 import nacrith
+from nacrith.cli import cli
 from nacrith.container import BACKEND_TORCH_CPU, BACKEND_TORCH_CUDA, CodingParams
 from nacrith.container.fields import params_from_pairs, params_to_pairs
+from nacrith.dictionary import Dictionary, DictionaryContent, write_dictionary
 from nacrith.engine import Engine
 from nacrith.errors import CorruptArchiveError, ModelMismatchError, NacrithError
 from nacrith.models.gguf_weights import Config
-from nacrith.models.torch_lanes import TorchEvaluator, parse_device, torch_build_id
+from nacrith.models.torch_lanes import (
+    TorchEvaluator,
+    TorchModel,
+    parse_device,
+    torch_build_id,
+)
 from nacrith.models.torch_lm import Transformer
 from nacrith.neural.adapt import TARGET_BIAS, TARGET_NORM, AdaptParams
-from nacrith.neural.schedule import counted, lockstep_steps
+from nacrith.neural.schedule import Prefix, counted, lockstep_steps
 from nacrith.neural.sequence import logit_blocks
 
 ALICE = b"""Alice was beginning to get very tired of sitting by her sister on the bank, and of having nothing to do:
@@ -214,6 +222,25 @@ def test_adaptation_needs_torch_and_sane_settings() -> None:
         nacrith.NacrithCompressor(backend="torch", adapt=AdaptParams(interval=100), window=64)
     with pytest.raises(ValueError, match="adapters need layers"):
         nacrith.NacrithCompressor(backend="torch", adapt=AdaptParams(layers=0))
+
+
+def test_dictionaries_and_equal_info_windows_are_llama_cpp_s_for_now() -> None:
+    """The torch evaluator takes the llama.cpp evaluator's call (a group's context, a bare prefix) but has no sequence
+    for a dictionary's primer or equal-info windows' base yet: it refuses them, and so do the API and the command line."""
+    model = TinyModel(False)
+    evaluator = TorchModel.evaluator(model, 2, 256, 4, None, Prefix.bare(96))  # type: ignore[arg-type]
+    assert evaluator.context == 256 and evaluator._cache.k[0].shape[2] == 256
+    with pytest.raises(NacrithError, match="does not support dictionaries"):
+        TorchModel.evaluator(model, 2, 256, 4, None, Prefix((96, 1, 2)))  # type: ignore[arg-type]
+    with pytest.raises(NacrithError, match="does not support equal-info windows"):
+        TorchModel.evaluator(model, 2, 256, base=1)  # type: ignore[arg-type]
+    dictionary = Dictionary(write_dictionary(DictionaryContent(b"\x01" * 8, 40, (3, 1, 4, 1, 5))))
+    with pytest.raises(ValueError, match="torch backend does not support dictionaries"):
+        nacrith.NacrithCompressor(backend="torch", dictionary=dictionary)
+    with pytest.raises(ValueError, match="torch backend does not support equal-info windows"):
+        nacrith.NacrithCompressor(backend="torch", equal_info=128)
+    result = CliRunner().invoke(cli, ["compress", "--backend", "torch", "--equal-info", "128", "-c", "-"], input=b"x")
+    assert result.exit_code == 2 and "equal-info" in result.output
 
 
 def test_the_device_is_a_parameter() -> None:

@@ -19,6 +19,8 @@ from .. import NacrithError, __version__, resolve_model
 from . import files, info, jobs
 from .bench import bench_command
 from .explain import explain_command
+from .train import train_command
+from .windows import windows_command
 from ..constants import DEFAULT_SEGMENT_BYTES
 from ..workers.local import WorkerPool
 from .options import (
@@ -26,10 +28,13 @@ from .options import (
     adapt_option,
     backend_options,
     check_coding_options,
+    dictionary_option,
     gpu_option,
     lanes_option,
+    memory_option,
     model_options,
     output_options,
+    load_dictionary,
     ray_option,
     verbosity_options,
     window_option,
@@ -70,6 +75,8 @@ def cli() -> None:
       nacrith test notes.txt.nacr         # decode and verify, write nothing
       nacrith info notes.txt.nacr         # what is inside, without decoding
       cat log.txt | nacrith compress | nacrith decompress
+      nacrith train samples/*.txt -o family.nacrd   # a dictionary for small files
+      nacrith compress -D family.nacrd records/*.txt
 
     Short names: c (compress), d (decompress), t (test), l (info).
     """
@@ -144,6 +151,16 @@ def _check_model(settings: jobs.Settings) -> None:
     type=ByteSize(),
     help=f"Largest segment (e.g. 256K, 4M): segments decode alone, spread over workers, and can be read at random  [default: {DEFAULT_SEGMENT_BYTES >> 20}M]",
 )
+@dictionary_option
+@click.option(
+    "--equal-info",
+    "equal_info",
+    metavar="W",
+    type=int,
+    help="Write equal-info windows of exactly W bits each (16 to 65536, a multiple of 8), every one decodable alone "
+    "(the LLM alone; see 'nacrith windows'). Decompress as usual.",
+)
+@click.option("--token-bits", type=click.Choice(["8", "16"]), help="With --equal-info: the token width the archive records  [default: 16 when it divides W]")
 @workers_option
 @ray_option
 @gpu_option
@@ -164,6 +181,9 @@ def compress(
     window: int | None,
     ensemble: bool | None,
     segment_bytes: int | None,
+    dictionary: str | None,
+    equal_info: int | None,
+    token_bits: str | None,
     workers: int,
     ray: str | None,
     gpu: bool,
@@ -187,12 +207,33 @@ def compress(
       nacrith compress --model other.gguf --window 1024 -T 4 book.txt
       nacrith compress --workers 2 --segment-size 256K big.log   # 2 processes, 1 thread each here
       nacrith compress --backend torch --adapt notes.txt          # PyTorch, learning the text as it goes
+      nacrith compress -D family.nacrd mails/*.eml   # small files of one family: see 'nacrith train'
+      nacrith compress --equal-info 128 notes.txt   # 128-bit windows that decode alone
     """
-    settings = _settings(
-        quiet, verbose, threads, force=force, keep=keep, model=model, lanes=lanes, window=window, ensemble=ensemble, segment_bytes=segment_bytes,
-        gpu=gpu, backend=backend, device=device, adapt=adapt,
-    )
+    if token_bits is not None and equal_info is None:
+        raise click.UsageError("--token-bits goes with --equal-info")
+    if equal_info is not None and (ensemble or segment_bytes or workers > 1 or ray or dictionary):
+        raise click.UsageError("--equal-info codes with the LLM alone, in one process: no --ensemble, --segment-size, --workers, --ray or -D")
     plan = files.plan(file, output, to_stdout, "compress")
+    settings = _settings(
+        quiet,
+        verbose,
+        threads,
+        force=force,
+        keep=keep,
+        model=model,
+        lanes=lanes,
+        window=window,
+        ensemble=ensemble,
+        segment_bytes=segment_bytes,
+        gpu=gpu,
+        backend=backend,
+        device=device,
+        adapt=adapt,
+        dictionary=load_dictionary(dictionary),
+        equal_info=equal_info,
+        token_bits=int(token_bits) if token_bits else None,
+    )
     check_coding_options(**settings.coding_options())  # a bad --lanes/--window or --model is the command's problem, not each file's
     with _workers(settings, workers, ray) as settings:
         _finish(run_each(plan, lambda job: jobs.compress_file(job, settings)))
@@ -203,10 +244,12 @@ def compress(
 @output_options
 @verbosity_options
 @model_options
+@dictionary_option
 @workers_option
 @ray_option
 @gpu_option
 @backend_options(decoding=True)
+@memory_option
 @click.option("--range", "byte_range", metavar="START:END", help="Only the original bytes START to END (END excluded); an indexed archive decodes only the segments that hold them.")
 @interruptible
 def decompress(
@@ -219,11 +262,13 @@ def decompress(
     verbose: int,
     model: str | None,
     threads: int,
+    dictionary: str | None,
     workers: int,
     ray: str | None,
     gpu: bool,
     backend: str | None,
     device: str | None,
+    memory_limit: int | None,
     byte_range: str | None,
 ) -> None:
     """Decompress each FILE.nacr to FILE; with no FILE, or '-', stdin to stdout.
@@ -231,6 +276,8 @@ def decompress(
     The archive records its lanes, window and model, so none are chosen here; --model
     is only for an archive made with a model other than the default. Every chunk and
     the whole output are checked against their CRC-32 before the output gets its name.
+    An archive that needs more memory than --memory allows is refused before anything
+    is allocated for it.
 
     \b
     Examples:
@@ -239,11 +286,14 @@ def decompress(
       nacrith decompress -o notes.txt < archive.bin
       nacrith decompress --model other.gguf book.txt.nacr
       nacrith decompress --range 1000000:1001024 -c big.log.nacr
+      nacrith decompress --memory 16G wide-window.nacr
+      nacrith decompress -D family.nacrd records/*.nacr   # archives made with -D need it
     """
-    settings = _settings(
-        quiet, verbose, threads, force=force, keep=keep, model=model, gpu=gpu, backend=backend, device=device, range=_byte_range(byte_range)
-    )
     plan = files.plan(file, output, to_stdout, "decompress")
+    settings = _settings(
+        quiet, verbose, threads, force=force, keep=keep, model=model, gpu=gpu, backend=backend, device=device,
+        range=_byte_range(byte_range), memory_limit=memory_limit, dictionary=load_dictionary(dictionary),
+    )
     if settings.range is not None and len(plan) > 1:
         raise click.UsageError("--range reads one archive")
     _check_model(settings)
@@ -255,10 +305,12 @@ def decompress(
 @click.argument("file", nargs=-1, required=True, type=click.Path(dir_okay=True, allow_dash=True))
 @verbosity_options
 @model_options
+@dictionary_option
 @workers_option
 @ray_option
 @gpu_option
 @backend_options(decoding=True)
+@memory_option
 @interruptible
 def test(
     file: tuple[str, ...],
@@ -266,11 +318,13 @@ def test(
     verbose: int,
     model: str | None,
     threads: int,
+    dictionary: str | None,
     workers: int,
     ray: str | None,
     gpu: bool,
     backend: str | None,
     device: str | None,
+    memory_limit: int | None,
 ) -> None:
     """Decode each FILE and verify its checksums, writing nothing.
 
@@ -282,9 +336,13 @@ def test(
       nacrith test backup/*.nacr
       nacrith test -v notes.txt.nacr             # nacrith: notes.txt.nacr: OK
       curl -s https://example.org/x.nacr | nacrith test -
+      nacrith test -D family.nacrd records/*.nacr
     """
-    settings = _settings(quiet, verbose, threads, model=model, gpu=gpu, backend=backend, device=device)
     plan = files.plan(file, None, False, "test")
+    settings = _settings(
+        quiet, verbose, threads, model=model, gpu=gpu, backend=backend, device=device, memory_limit=memory_limit,
+        dictionary=load_dictionary(dictionary),
+    )
     _check_model(settings)
     with _workers(settings, workers, ray) as settings:
         _finish(run_each(plan, lambda job: jobs.decompress_file(job, settings)))
@@ -324,8 +382,11 @@ def info_command(file: tuple[str, ...], as_json: bool) -> None:
 
 cli.add_command(bench_command)
 cli.add_command(explain_command)
+cli.add_command(train_command)
+cli.add_command(windows_command)
 
 
 def main(argv: list[str] | None = None) -> None:
     """The console script: run the command line and exit with its status."""
+    files.hold_closed_stdio()
     cli.main(args=argv, prog_name="nacrith")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -13,6 +12,7 @@ from ..explain.costs import Explanation, explain
 from ..explain.page import render_html, token_text
 from ..constants import DEFAULT_WINDOW
 from ..neural.params import EnsembleParams
+from .files import Refused, binary_stdio
 from .options import check_coding_options, model_options, window_option
 from .report import Fatal, describe, interruptible, say
 
@@ -70,11 +70,12 @@ def explain_command(
     check_coding_options(window=window, model=model, threads=threads_or_none)  # before reading anything
     try:
         if file == "-":
-            data = sys.stdin.buffer.read() if limit is None else sys.stdin.buffer.read(limit)
+            stdin = binary_stdio("stdin")
+            data = stdin.read() if limit is None else stdin.read(limit)
         else:
             with open(file, "rb") as f:
                 data = f.read() if limit is None else f.read(limit)
-    except OSError as exc:
+    except (OSError, Refused) as exc:
         raise Fatal(describe(exc)) from None
     name = "stdin" if file == "-" else Path(file).name
     try:

@@ -13,7 +13,7 @@ import io
 import os
 import stat
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
@@ -31,6 +31,8 @@ __all__ = [
     "open_source",
     "check_job",
     "output_stream",
+    "binary_stdio",
+    "hold_closed_stdio",
 ]
 
 SUFFIX = ".nacr"
@@ -106,11 +108,35 @@ def is_terminal(stream: str) -> bool:
         return False
 
 
+def binary_stdio(name: str) -> BinaryIO:
+    """stdin or stdout as a binary stream; Refused when the process was started with it closed (``<&-``)."""
+    try:
+        return click.get_binary_stream(name)  # type: ignore[arg-type]
+    except RuntimeError:  # sys.stdin or sys.stdout is None: Python found the descriptor closed
+        raise Refused(f"cannot {'read from stdin' if name == 'stdin' else 'write to stdout'}: it is closed") from None
+
+
+def hold_closed_stdio() -> None:
+    """Give descriptors 0 to 2, if the process started with them closed, to /dev/null in the wrong direction.
+
+    Otherwise the next file opened would take a closed one's number, and anything written to
+    stdout (a worker process's, say) would land in it. Opened the wrong way round, as xz does,
+    they fail every read or write instead: sys.stdin and sys.stdout stay None, and
+    :func:`binary_stdio` says so.
+    """
+    for fd, flags in ((0, os.O_WRONLY), (1, os.O_RDONLY), (2, os.O_RDONLY)):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with suppress(OSError):
+                os.open(os.devnull, flags)  # the lowest free number: this one, as the lower ones are open
+
+
 @contextmanager
 def open_source(source: str) -> Iterator[tuple[BinaryIO, os.stat_result | None]]:
     """The input as a binary stream, with its stat when it is a regular file (size and metadata to keep)."""
     if source == STDIO:
-        yield _buffered(click.get_binary_stream("stdin")), None
+        yield _buffered(binary_stdio("stdin")), None
         return
     with open(source, "rb") as stream:
         info = os.fstat(stream.fileno())
@@ -171,7 +197,7 @@ def output_stream(target: str, *, force: bool, like: os.stat_result | None = Non
     For ``-`` it is stdout, which cannot be taken back.
     """
     if target == STDIO:
-        stdout = _buffered(click.get_binary_stream("stdout"))
+        stdout = _buffered(binary_stdio("stdout"))
         yield stdout
         stdout.flush()
         return

@@ -64,9 +64,22 @@ def _render_frame(report: dict[str, Any], title: str) -> str:
         ("start token", str(params["start_token"])),
         ("ensemble", _ensemble(params["ensemble"])),
         ("adaptation", _ensemble(params["adapt"]) if params.get("adapt") else "off"),
+        ("dictionary", f"{params['dictionary']:014x} (decode with -D and that dictionary)" if params.get("dictionary") else "none"),
         ("segments", str(len(report["segments"]))),
         ("groups", str(report["groups"])),
     ]
+    windows = report.get("windows")
+    if windows:
+        average = "-" if windows["average_bytes"] is None else f"{windows['average_bytes']:.2f}"
+        ratio = "-" if windows["code_bits_ratio"] is None else f"{windows['code_bits_ratio']:.3f}"
+        fields[-3:] = [
+            ("windows", f"{windows['count']:,} of {windows['bits']} bits, {average} bytes each on average"),
+            ("bit compression ratio", f"{ratio} (text bits over window bits, the length table not counted)"),
+            ("token width", f"{windows['token_bits']} bits ({windows['bits'] // windows['token_bits']} tokens per window)"),
+            ("primer", "none (the start token alone)" if windows["primer"] == 0 else f"{windows['primer']} (built in)"),
+            ("window blocks", str(report["groups"])),
+        ]
+        fields = [f for f in fields if f[0] not in ("chunk size", "segment size")]  # layout 3 has neither
     for method, total in report["methods"].items():
         bpb = 8.0 * total["payload_size"] / total["original_size"]
         summary = f"{total['chunks']}: {_bytes(total['original_size'])} -> {total['payload_size']:,} ({bpb:.3f} bits/byte)"

@@ -55,6 +55,13 @@ class Settings:
     adapt: bool | None = None
     range: tuple[int, int] | None = None
     """decompress --range: only these original bytes."""
+    memory_limit: int | None = None
+    """decompress and test --memory (None: the API's default)."""
+    dictionary: object | None = None
+    """-D: a :class:`~nacrith.Dictionary`, loaded once for all the command's files."""
+    equal_info: int | None = None
+    """compress --equal-info W: windows of W bits."""
+    token_bits: int | None = None
 
     def coding_options(self) -> dict[str, object]:
         """Keyword arguments for NacrithCompressor: only those given, so the API's defaults stay the defaults."""
@@ -68,6 +75,9 @@ class Settings:
             "backend": self.backend,
             "device": self.device,
             "adapt": self.adapt,
+            "dictionary": self.dictionary,
+            "equal_info": self.equal_info,
+            "token_bits": self.token_bits,
         }
         return {key: value for key, value in chosen.items() if value is not None} | {"workers": self.workers, "gpu": self.gpu}
 
@@ -79,6 +89,8 @@ class Settings:
             "gpu": self.gpu,
             "backend": self.backend,
             "device": self.device,
+            "memory_limit": self.memory_limit,
+            "dictionary": self.dictionary,
         }
 
 

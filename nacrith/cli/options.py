@@ -20,11 +20,14 @@ __all__ = [
     "lanes_option",
     "window_option",
     "ByteSize",
+    "memory_option",
     "workers_option",
     "ray_option",
     "gpu_option",
     "backend_options",
     "adapt_option",
+    "dictionary_option",
+    "load_dictionary",
     "check_coding_options",
 ]
 
@@ -89,6 +92,22 @@ class ByteSize(click.ParamType):
         return int(number) * self._UNITS[unit]
 
 
+def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise click.BadParameter("give a size of at least 1 byte (e.g. 512M, 8G)")
+    return value
+
+
+memory_option = click.option(
+    "--memory",
+    "memory_limit",
+    metavar="LIMIT",
+    type=ByteSize(),
+    callback=_positive,
+    help="Refuse an archive whose decoding needs more memory than LIMIT (e.g. 512M, 8G), before allocating it  "
+    "[default: half the memory, at most 4G]. With -j, each worker has the limit.",
+)
+
 workers_option = click.option(
     "-j",
     "--workers",
@@ -138,6 +157,29 @@ adapt_option = click.option(
     help="With --backend torch: the model keeps learning the text as it codes it (dynamic evaluation), and the "
     "decoder learns the same. Slower; on a short text it saved nothing (BENCHMARKS.md).",
 )
+
+
+dictionary_option = click.option(
+    "-D",
+    "--dictionary",
+    "dictionary",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="A dictionary made by 'nacrith train' for this family of documents. An archive made with one "
+    "decodes only with the same one.",
+)
+
+
+def load_dictionary(path: str | None) -> Any:
+    """The -D file, loaded once for all the command's files; a bad one ends the command (exit 1)."""
+    if path is None:
+        return None
+    from ..dictionary import Dictionary
+
+    try:
+        return Dictionary.load(path)
+    except (NacrithError, OSError) as exc:
+        raise Fatal(describe(exc)) from None
 
 
 def check_coding_options(**chosen: Any) -> None:

@@ -22,9 +22,9 @@ from ..errors import CorruptArchiveError, UnsupportedFormatError
 from ..neural.adapt import AdaptParams
 from ..neural.params import EnsembleParams
 from ..neural.schedule import default_slide_keep
-from .structures import BACKEND_LLAMA_CPU, CodingParams
+from .structures import BACKEND_LLAMA_CPU, CodingParams, EqualInfo
 
-__all__ = ["ModelPreset", "MODEL_PRESETS", "preset_of", "params_to_pairs", "params_from_pairs"]
+__all__ = ["ModelPreset", "MODEL_PRESETS", "preset_of", "params_to_pairs", "params_from_pairs", "KNOWN_KEYS"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,14 @@ KEY_THREADS = KEY_ADAPT_FIRST + len(_ADAPT_FIELDS)
 """27: the torch backends' thread count (the logits depend on it)."""
 LAST_KEY = KEY_THREADS
 
+KEY_WINDOW_BITS, KEY_TOKEN_BITS, KEY_PRIMER = 30, 31, 32
+"""Equal-info windows (layout 3): W, the export token width, the primer. Keys 30 to 39 are theirs."""
+_EQUAL_INFO_KEYS = (KEY_WINDOW_BITS, KEY_TOKEN_BITS, KEY_PRIMER)
+_EQUAL_INFO_DEFAULTS = {KEY_WINDOW_BITS: 0, KEY_TOKEN_BITS: EqualInfo(16).token_bits, KEY_PRIMER: EqualInfo(16).primer}
+
+KNOWN_KEYS = frozenset(range(1, LAST_KEY + 1)) | frozenset(_EQUAL_INFO_KEYS)
+"""The keys this version reads; any other is a newer format's (UnsupportedFormatError)."""
+
 
 def _defaults(window: int, start_token: int | None) -> dict[int, int | None]:
     ensemble = EnsembleParams()
@@ -86,6 +94,7 @@ def _defaults(window: int, start_token: int | None) -> dict[int, int | None]:
     adapt = AdaptParams()
     for i, name in enumerate(_ADAPT_FIELDS):
         out[KEY_ADAPT_FIRST + i] = getattr(adapt, name)
+    out.update(_EQUAL_INFO_DEFAULTS)
     return out
 
 
@@ -115,6 +124,9 @@ def params_to_pairs(params: CodingParams, default_start: int | None) -> list[tup
     if params.adapt is not None:
         for i, name in enumerate(_ADAPT_FIELDS):
             values[KEY_ADAPT_FIRST + i] = getattr(params.adapt, name)
+    if params.equal_info is not None:
+        e = params.equal_info
+        values.update({KEY_WINDOW_BITS: e.bits, KEY_TOKEN_BITS: e.token_bits, KEY_PRIMER: e.primer})
     defaults = _defaults(params.window, default_start)
     return [(key, value) for key, value in sorted(values.items()) if defaults[key] != value]
 
@@ -127,7 +139,7 @@ def params_from_pairs(pairs: list[tuple[int, int]], default_start: int | None) -
     """
     given: dict[int, int] = {}
     for key, value in pairs:
-        if key > LAST_KEY:
+        if key not in KNOWN_KEYS:
             raise UnsupportedFormatError(f"the archive sets parameter {key}, unknown to this nacrith (upgrade nacrith?)")
         if given and key <= max(given):
             raise CorruptArchiveError(f"header parameter {key} out of order or repeated")
@@ -152,6 +164,11 @@ def params_from_pairs(pairs: list[tuple[int, int]], default_start: int | None) -
         adapt = AdaptParams(*(values[k] for k in adapt_keys))  # type: ignore[arg-type]
     elif any(k in given for k in adapt_keys):
         raise CorruptArchiveError("adaptation parameters given with adaptation off")
+    equal_info = None
+    if values[KEY_WINDOW_BITS]:
+        equal_info = EqualInfo(values[KEY_WINDOW_BITS], values[KEY_TOKEN_BITS], values[KEY_PRIMER])  # type: ignore[arg-type]
+    elif any(k in given for k in (KEY_TOKEN_BITS, KEY_PRIMER)):
+        raise CorruptArchiveError("equal-info parameters given without the window bits")
     params = CodingParams(
         precision_bits=values[KEY_PRECISION],  # type: ignore[arg-type]
         lanes=values[KEY_LANES],  # type: ignore[arg-type]
@@ -165,6 +182,7 @@ def params_from_pairs(pairs: list[tuple[int, int]], default_start: int | None) -
         dictionary=values[KEY_DICTIONARY],  # type: ignore[arg-type]
         adapt=adapt,
         threads=values[KEY_THREADS],  # type: ignore[arg-type]
+        equal_info=equal_info,
     )
     if params.segment_bytes == 0:  # version 1's "one sequence"; a version 2 header names a size
         raise CorruptArchiveError(f"segment size 0 ({MIN_SEGMENT_BYTES}..{MAX_SEGMENT_BYTES})")

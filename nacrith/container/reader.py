@@ -9,15 +9,19 @@ from typing import BinaryIO, Iterator, Union
 from ..constants import MAGIC, READ_VERSIONS
 from ..errors import CorruptArchiveError, TruncatedArchiveError, UnsupportedFormatError
 from . import v1
-from .fields import LAST_KEY, MODEL_PRESETS, params_from_pairs
+from .fields import KNOWN_KEYS, MODEL_PRESETS, params_from_pairs
 from .stream import ByteReader
 from .structures import (
+    BASE64_FLAGS,
     BUILD_TAG_BYTES,
     FALLBACK_METHODS,
     FINGERPRINT_BYTES,
     LAYOUT_CHUNK,
     LAYOUT_INDEXED,
     LAYOUT_SEGMENT,
+    LAYOUT_WINDOWS,
+    MAX_BLOCK_WINDOWS,
+    MAX_WINDOW_BYTES,
     METHOD_STORED,
     NEURAL_METHODS,
     ChunkEntry,
@@ -26,8 +30,10 @@ from .structures import (
     FrameHeader,
     Group,
     IndexEntry,
+    Base64Run,
     ModelInfo,
     OtherBytes,
+    WindowBlock,
     method_name,
     neural_payload_bound,
 )
@@ -36,12 +42,14 @@ from .writer import (
     BLOCK_GROUP,
     BLOCK_INDEX,
     BLOCK_OTHER,
+    BLOCK_WINDOWS,
     DESCRIPTOR_CONTENT_SIZE,
     DESCRIPTOR_LAYOUT,
     DESCRIPTOR_METHOD_SHIFT,
     DESCRIPTOR_MODEL_SHIFT,
     DESCRIPTOR_PARAMETERS,
     FOOTER_MAGIC,
+    OTHER_BASE64,
 )
 
 __all__ = ["Block", "OneChunk", "Index", "FrameReader", "Prefixed", "frames"]
@@ -61,7 +69,7 @@ class Index:
     entries: list[IndexEntry] = field(default_factory=list)
 
 
-Block = Union[Group, OtherBytes, EndBlock, OneChunk, Index]
+Block = Union[Group, OtherBytes, EndBlock, OneChunk, Index, WindowBlock]
 
 
 @dataclass
@@ -90,6 +98,8 @@ class FrameReader(ByteReader):
         self.segments: list[IndexEntry] = []
         """The segments read so far (version 2), as their index entries would list them."""
         self._segment: _Segment | None = None
+        self.windows: list[int] = []
+        """Layout 3: every window's text length so far, in order (window k is bits k*W to (k+1)*W of the code)."""
 
     # --- header ---------------------------------------------------------------
 
@@ -112,8 +122,7 @@ class FrameReader(ByteReader):
         layout = descriptor & DESCRIPTOR_LAYOUT
         preset = (descriptor >> DESCRIPTOR_MODEL_SHIFT) & 0x03
         method = descriptor >> DESCRIPTOR_METHOD_SHIFT
-        if layout > LAYOUT_INDEXED:
-            raise CorruptArchiveError(f"reserved frame layout {layout}")
+
         if preset and preset not in MODEL_PRESETS:
             raise CorruptArchiveError(f"reserved model number {preset}")
         if layout != LAYOUT_CHUNK and method:
@@ -135,7 +144,7 @@ class FrameReader(ByteReader):
                     break
                 if pairs and key <= pairs[-1][0]:
                     raise CorruptArchiveError(f"header parameter {key} out of order or repeated")
-                if key > LAST_KEY:
+                if key not in KNOWN_KEYS:
                     raise UnsupportedFormatError(f"the archive sets parameter {key}, unknown to this nacrith (upgrade nacrith?)")
                 pairs.append((key, self.varint(f"parameter {key}")))
             if not pairs:
@@ -143,6 +152,8 @@ class FrameReader(ByteReader):
         params = params_from_pairs(pairs, MODEL_PRESETS[preset].start_token if preset else None)
         if layout == LAYOUT_CHUNK:
             _check_entry("the chunk", ChunkEntry(method, content_size or 0, 0, 0, 0), params, payload=False)
+        if (layout == LAYOUT_WINDOWS) != (params.equal_info is not None):
+            raise CorruptArchiveError("equal-info windows need layout 3 and their window bits (key 30), the one with the other")
         return FrameHeader(ModelInfo(fingerprint, build_tag, name, preset=preset), params, content_size, 2, layout, method)
 
     # --- blocks ---------------------------------------------------------------
@@ -161,6 +172,8 @@ class FrameReader(ByteReader):
             return block
         if header.layout == LAYOUT_CHUNK:
             return self._read_one_chunk(header)
+        if header.layout == LAYOUT_WINDOWS:
+            return self._read_window_block(header)
         at = self.offset
         kind = self.byte("block type")
         if kind == BLOCK_INDEX and header.layout == LAYOUT_INDEXED and self._segment is None and self.segments:
@@ -204,6 +217,37 @@ class FrameReader(ByteReader):
         self.done = True
         return chunk
 
+    def _read_window_block(self, header: FrameHeader) -> WindowBlock | EndBlock:
+        at = self.offset
+        kind = self.byte("block type")
+        if kind == BLOCK_END:
+            end = EndBlock(self.varint("content size"), self.u32("content checksum"))
+            size = sum(self.windows)
+            if end.content_size != size:
+                raise CorruptArchiveError(f"the end block says {end.content_size} bytes, the windows hold {size}")
+            if header.content_size is not None and size != header.content_size:
+                raise CorruptArchiveError(f"the windows hold {size} bytes, the header declares {header.content_size}")
+            self.done = True
+            return end
+        if kind != BLOCK_WINDOWS:
+            raise CorruptArchiveError(f"unexpected block type {kind} at byte {at} (layout 3 has window blocks and an end block)")
+        count = self.varint("window count")
+        if not 1 <= count <= MAX_BLOCK_WINDOWS:
+            raise CorruptArchiveError(f"a block of {count} windows (1..{MAX_BLOCK_WINDOWS})")
+        lengths = []
+        for i in range(count):
+            length = self.varint(f"window {len(self.windows) + i} length")
+            if not 1 <= length <= MAX_WINDOW_BYTES:
+                raise CorruptArchiveError(f"window {len(self.windows) + i}: length {length} (1..{MAX_WINDOW_BYTES})")
+            lengths.append(length)
+        if header.content_size is not None and sum(self.windows) + sum(lengths) > header.content_size:
+            raise CorruptArchiveError(f"the windows hold more than the {header.content_size} bytes the header declares")
+        crc = self.u32("window block checksum")
+        assert header.params.equal_info is not None
+        code = self.read(count * header.params.equal_info.bits // 8, "window code")
+        self.windows += lengths  # only now: a block cut short leaves the reader as it was
+        return WindowBlock(lengths, crc, code)
+
     def _read_group(self, params: CodingParams) -> Group:
         count = self.varint("chunk count")
         if not 1 <= count <= params.lanes:
@@ -236,18 +280,42 @@ class FrameReader(ByteReader):
             if i and not runs[-1]:
                 raise CorruptArchiveError(f"run {i} is empty (only the first run may be)")
         method = self.byte("other bytes method")
+        base64 = bool(method & OTHER_BASE64)
+        method &= ~OTHER_BASE64
         if method not in FALLBACK_METHODS:
             raise CorruptArchiveError(f"other bytes coded with method {method_name(method)}")
-        payload_length = self.varint("other bytes payload length")
-        other = OtherBytes(runs, method, payload_length, 0)
+        other = OtherBytes(runs, method, 0, 0, base64=self._read_base64(runs, params) if base64 else [])
+        other.payload_length = payload_length = self.varint("other bytes payload length")
         _check_fallback_payload("the other bytes", method, other.length, payload_length)
         other.crc = self.u32("other bytes checksum")
         other.payload = self.read(payload_length, "other bytes payload")
         return other
 
+    def _read_base64(self, runs: list[int], params: CodingParams) -> list[Base64Run]:
+        """The table of base64 runs, each entry checked as it is read, then the bytes all runs place."""
+        count = self.varint("base64 run count")
+        if not 1 <= count <= len(runs) // 2:
+            raise CorruptArchiveError(f"{count} base64 runs among {len(runs) // 2} runs of other bytes")
+        table: list[Base64Run] = []
+        for i in range(count):
+            run = self.varint(f"base64 run {i}")
+            if run % 2 == 0 or run >= len(runs) or (table and run <= table[-1].run):
+                raise CorruptArchiveError(f"base64 run {i} names run {run}: not a run of other bytes after the one before")
+            line_length = self.varint(f"base64 run {i} line length")
+            if not 1 <= line_length <= params.segment_bytes:
+                raise CorruptArchiveError(f"base64 run {i}: line length {line_length} outside 1..{params.segment_bytes}")
+            flags = self.byte(f"base64 run {i} flags")
+            if flags & ~BASE64_FLAGS:
+                raise CorruptArchiveError(f"base64 run {i}: reserved flag bits {flags & ~BASE64_FLAGS:#04x} set")
+            table.append(Base64Run(run, line_length, flags))
+        placed = OtherBytes(runs, 0, 0, 0, base64=table)
+        if placed.text_length + placed.placed_length > params.segment_bytes:
+            raise CorruptArchiveError(f"runs that place more than a segment's {params.segment_bytes} bytes")
+        return table
+
     def _end_segment(self, end: EndBlock, header: FrameHeader, segment: _Segment) -> None:
         number = len(self.segments)
-        expected = segment.text + (segment.other.length if segment.other else 0)
+        expected = segment.text + (segment.other.placed_length if segment.other else 0)
         if segment.other and segment.text != segment.other.text_length:
             raise CorruptArchiveError(f"segment {number}: its groups hold {segment.text} bytes of text, its layout {segment.other.text_length}")
         if end.content_size != expected:

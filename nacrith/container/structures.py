@@ -15,6 +15,7 @@ from ..constants import MAX_CHUNK_BYTES, MAX_LANES, MAX_SEGMENT_BYTES, MIN_SEGME
 from ..errors import CorruptArchiveError
 from ..neural.adapt import AdaptParams
 from ..neural.params import EnsembleParams
+from ..transforms import BASE64_FLAGS, base64_length
 
 __all__ = [
     "METHOD_STORED",
@@ -29,6 +30,11 @@ __all__ = [
     "LAYOUT_CHUNK",
     "LAYOUT_SEGMENT",
     "LAYOUT_INDEXED",
+    "LAYOUT_WINDOWS",
+    "EqualInfo",
+    "WindowBlock",
+    "MAX_WINDOW_BYTES",
+    "MAX_BLOCK_WINDOWS",
     "BACKEND_LLAMA_CPU",
     "BACKEND_LLAMA_CUDA",
     "BACKEND_TORCH_CPU",
@@ -41,6 +47,8 @@ __all__ = [
     "ChunkEntry",
     "Group",
     "OtherBytes",
+    "Base64Run",
+    "BASE64_FLAGS",
     "EndBlock",
     "IndexEntry",
     "build_tag",
@@ -68,6 +76,16 @@ LAYOUT_SEGMENT = 1
 """Version 2: the frame is one segment, ended by its end block."""
 LAYOUT_INDEXED = 2
 """Version 2: segments, then the seek index and its footer."""
+LAYOUT_WINDOWS = 3
+"""Version 2: equal-info windows, every one exactly W bits of code, in window blocks, then an end block."""
+
+MAX_WINDOW_BYTES = 1 << 20
+"""Most text bytes in one equal-info window: an encoder ends a window there (only degenerate text, a run of
+one character at a large W, would go further), and a decoder rejects more."""
+MAX_BLOCK_WINDOWS = 1 << 22
+"""Most windows in one window block, so a damaged count cannot ask for a huge table."""
+PRIMERS = (0, 1)
+"""Primer numbers a version 2 decoder knows: 0 none, 1 the built-in English primer (FORMAT.md, "Primer")."""
 
 BACKEND_LLAMA_CPU = 0
 """llama.cpp on the CPU (FORMAT.md, "Evaluation context")."""
@@ -134,6 +152,28 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class EqualInfo:
+    """Equal-info windows (layout 3): every window is exactly ``bits`` bits of code and decodes alone."""
+
+    bits: int
+    """W: bits per window, a multiple of 8 from 16 to 65536."""
+    token_bits: int = 16
+    """The width of the tokens a window is cut into for export, 8 or 16 (W is a multiple of it)."""
+    primer: int = 1
+    """The primer every window's base holds after the start token: 0 none, 1 the built-in one."""
+
+    def problems(self) -> list[str]:
+        out = []
+        if not (16 <= self.bits <= 65536 and self.bits % 8 == 0):
+            out.append(f"window bits {self.bits} (a multiple of 8, 16..65536)")
+        if self.token_bits not in (8, 16) or self.bits % self.token_bits:
+            out.append(f"token bits {self.token_bits} (8 or 16, dividing the window bits)")
+        if self.primer not in PRIMERS:
+            out.append(f"primer {self.primer} ({', '.join(map(str, PRIMERS))})")
+        return out
+
+
+@dataclass(frozen=True)
 class CodingParams:
     """Every parameter the decoder depends on, besides the model itself."""
 
@@ -155,6 +195,8 @@ class CodingParams:
     threads: int = 1
     """The torch backends' intra-op threads: measured, some of torch's CPU products give other bits on other thread
     counts, so a decoder computes with this many (1 for the llama.cpp backends, whose thread count never matters)."""
+    equal_info: EqualInfo | None = None
+    """Equal-info windows (layout 3 only); None for chunks and segments."""
 
     def validate(self) -> None:
         """Raise CorruptArchiveError when a value is impossible (a damaged or hostile header)."""
@@ -187,6 +229,10 @@ class CodingParams:
             problems += self.ensemble.problems()
             if not self.ensemble.enabled:
                 problems.append("an ensemble with every model off")
+        if self.equal_info is not None:
+            problems += self.equal_info.problems()
+            if self.ensemble is not None:
+                problems.append("equal-info windows with the ensemble on (windows use the LLM alone)")
         if problems:
             raise CorruptArchiveError("impossible coding parameters: " + ", ".join(problems))
 
@@ -230,12 +276,23 @@ class Group:
     payloads: list[bytes] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Base64Run:
+    """A run of other bytes that the segment holds as their base64 text (FORMAT.md, Base64 runs)."""
+
+    run: int
+    """Its index in the runs (odd: a run of other bytes)."""
+    line_length: int
+    flags: int
+
+
 @dataclass
 class OtherBytes:
     """A segment's bytes that are not coded by the model, as one stream, and where they go.
 
     ``runs`` alternate between text (coded by the groups) and other bytes (this stream),
-    text first: ``[text, other, text, other, ...]``; only the first may be empty.
+    text first: ``[text, other, text, other, ...]``; only the first may be empty. A run of
+    other bytes that ``base64`` names places the base64 text of its bytes instead of them.
     """
 
     runs: list[int]
@@ -244,14 +301,21 @@ class OtherBytes:
     crc: int
     """CRC-32 of the other bytes, in order."""
     payload: bytes = b""
+    base64: list[Base64Run] = field(default_factory=list)
 
     @property
     def length(self) -> int:
+        """Bytes of the stream."""
         return sum(self.runs[1::2])
 
     @property
     def text_length(self) -> int:
         return sum(self.runs[0::2])
+
+    @property
+    def placed_length(self) -> int:
+        """Bytes the runs of other bytes place in the segment: a base64 run its text, the others their bytes."""
+        return self.length + sum(base64_length(self.runs[b.run], b.line_length, b.flags) - self.runs[b.run] for b in self.base64)
 
 
 @dataclass(frozen=True)
@@ -260,6 +324,20 @@ class EndBlock:
 
     content_size: int
     crc: int
+
+
+@dataclass
+class WindowBlock:
+    """Equal-info windows in a row: each one's text length, the CRC-32 of their text, their code."""
+
+    lengths: list[int]
+    crc: int
+    code: bytes = b""
+    """``len(lengths) * W / 8`` bytes: window ``i`` is bytes ``i * W / 8`` to ``(i + 1) * W / 8``."""
+
+    @property
+    def length(self) -> int:
+        return sum(self.lengths)
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,22 @@ from .structures import (
     FrameHeader,
     Group,
     IndexEntry,
+    LAYOUT_WINDOWS,
     OtherBytes,
+    WindowBlock,
 )
 
-__all__ = ["write_header", "write_chunk", "write_group", "write_other", "write_end", "write_index", "varint", "short_string"]
+__all__ = ["write_header", "write_chunk", "write_group", "write_other", "write_end", "write_index", "write_windows", "varint", "short_string"]
 
 BLOCK_END = 0x00
 BLOCK_GROUP = 0x01
 BLOCK_OTHER = 0x02
 BLOCK_INDEX = 0x03
+BLOCK_WINDOWS = 0x04
+"""Equal-info windows (layout 3 only)."""
+
+OTHER_BASE64 = 0x80
+"""Bit 7 of the other-bytes block's method: a table of base64 runs follows the method."""
 
 DESCRIPTOR_LAYOUT = 0x03
 DESCRIPTOR_CONTENT_SIZE = 0x04
@@ -67,6 +74,8 @@ def write_header(header: FrameHeader) -> bytes:
     pairs = params_to_pairs(params, preset.start_token if preset else None)
     if header.layout == LAYOUT_CHUNK and header.content_size is None:
         raise ValueError("a one-chunk frame needs its content size")
+    if (header.layout == LAYOUT_WINDOWS) != (params.equal_info is not None):
+        raise ValueError("equal-info parameters go with layout 3, and only there")
     descriptor = header.layout | (model.preset << DESCRIPTOR_MODEL_SHIFT)
     if header.layout == LAYOUT_CHUNK:
         descriptor |= header.chunk_method << DESCRIPTOR_METHOD_SHIFT
@@ -121,10 +130,26 @@ def write_other(other: OtherBytes) -> bytes:
     out += varint(len(other.runs))
     for run in other.runs:
         out += varint(run)
-    out.append(other.method)
+    out.append(other.method | (OTHER_BASE64 if other.base64 else 0))
+    if other.base64:
+        out += varint(len(other.base64))
+        for b in other.base64:
+            out += varint(b.run) + varint(b.line_length) + bytes([b.flags])
     out += varint(other.payload_length)
     out += other.crc.to_bytes(4, "little")
     return bytes(out) + other.payload
+
+
+def write_windows(block: WindowBlock, bits: int) -> bytes:
+    """A window block: the window count, each window's text length, the CRC-32 of their text, then their code."""
+    if not block.lengths or len(block.code) * 8 != len(block.lengths) * bits or min(block.lengths) < 1:
+        raise ValueError("a window block needs windows of at least one byte, each with its code")
+    out = bytearray([BLOCK_WINDOWS])
+    out += varint(len(block.lengths))
+    for length in block.lengths:
+        out += varint(length)
+    out += block.crc.to_bytes(4, "little")
+    return bytes(out) + block.code
 
 
 def write_end(end: EndBlock) -> bytes:

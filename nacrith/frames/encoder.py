@@ -52,7 +52,16 @@ class FrameEncoder:
         self.options = o = options or Options()
         segment = o.segment_bytes or DEFAULT_SEGMENT_BYTES
         self.params = CodingParams(
-            PRECISION_BITS, o.lanes, o.window, o.keep, o.chunk_bytes, engine.start_token(), o.ensemble, segment, engine.backend,
+            PRECISION_BITS,
+            o.lanes,
+            o.window,
+            o.keep,
+            o.chunk_bytes,
+            engine.start_token(),
+            o.ensemble,
+            segment,
+            engine.backend,
+            o.dictionary.identity if o.dictionary else 0,
             adapt=o.adapt,
             threads=engine.threads if engine.backend in TORCH_BACKENDS else 1,
         )

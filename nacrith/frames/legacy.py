@@ -12,6 +12,7 @@ from .. import fallback
 from ..container import METHOD_NEURAL_CRLF, NEURAL_METHODS, EndBlock, FrameHeader, Group, crc32
 from ..engine import Engine
 from ..errors import CorruptArchiveError
+from ..memory import context_tokens
 from ..neural.ensemble import Ensemble
 from ..neural.lanes import decode_group
 from ..transforms import lf_to_crlf
@@ -24,12 +25,15 @@ __all__ = ["V1FrameDecoder"]
 class V1FrameDecoder:
     """Decodes the blocks of one version 1 frame in order, from its header.
 
-    ``engine_factory`` is called only when the first neural chunk appears.
+    ``engine_factory`` is called only when the first neural chunk appears; ``memory_limit`` as
+    :class:`~.decoder.FrameDecoder`'s.
     """
 
-    def __init__(self, header: FrameHeader, engine_factory: Callable[[], Engine], progress: Progress | None = None) -> None:
+    def __init__(
+        self, header: FrameHeader, engine_factory: Callable[[], Engine], progress: Progress | None = None, memory_limit: int | None = None
+    ) -> None:
         self.header = header
-        self._engine = CheckedEngine(engine_factory, header.model, header.params)
+        self._engine = CheckedEngine(engine_factory, header.model, header.params, memory_limit)
         self._ensemble: Ensemble | None = None
         self._progress = progress
         self._crc = 0
@@ -48,16 +52,17 @@ class V1FrameDecoder:
         neural = [i for i, e in enumerate(block.entries) if e.method in NEURAL_METHODS]
         tokens: dict[int, list[int]] = {}
         if neural:
-            engine = self._engine()
+            counts = [block.entries[i].tokens for i in neural]
+            engine = self._engine.group(len(neural), max(counts), f"group {self._groups}")
             p = self.header.params
             if p.ensemble is not None and self._ensemble is None:
                 self._ensemble = Ensemble(p.ensemble, engine.model.vocab_size, p.precision_bits)
             methods = [block.entries[i].method for i in neural]
             report = LaneReport(self._progress, engine.model, methods) if self._progress else None
             decoded = decode_group(
-                engine.evaluator(len(neural), p.window),
+                engine.evaluator(len(neural), context_tokens(p.window, max(counts))),
                 [block.payloads[i] for i in neural],
-                [block.entries[i].tokens for i in neural],
+                counts,
                 p,
                 ensemble=self._ensemble,
                 progress=report,

@@ -8,10 +8,15 @@ against the header) stay here.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..container import EndBlock, FrameHeader, Index
 from ..errors import CorruptArchiveError
 from ..segments.progress import Progress
 from ..workers.local import SegmentPool
+
+if TYPE_CHECKING:
+    from ..dictionary import Dictionary
 
 __all__ = ["ParallelFrameDecoder"]
 
@@ -19,9 +24,17 @@ __all__ = ["ParallelFrameDecoder"]
 class ParallelFrameDecoder:
     """Decodes an indexed frame's segments on ``pool``; :meth:`decode` returns the bytes ready so far, in order."""
 
-    def __init__(self, header: FrameHeader, pool: SegmentPool, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        header: FrameHeader,
+        pool: SegmentPool,
+        progress: Progress | None = None,
+        memory_limit: int | None = None,
+        dictionary: Dictionary | None = None,
+    ) -> None:
+        """``memory_limit``: what each worker's decoding may need (None: the default limit)."""
         self.header = header
-        self._decoder = pool.decoder(header)
+        self._decoder = pool.decoder(header, memory_limit, dictionary)
         self._progress = progress
         self._blocks = bytearray()
         self._start = 0

@@ -6,13 +6,19 @@ Two objects:
 * :class:`LaneEvaluator` runs up to ``lanes`` token sequences side by side, one token
   each per ``llama_decode``, every sequence in its own KV stream, and slides each
   sequence's window in place (``llama_memory_seq_rm`` + ``llama_memory_seq_add``)
-  instead of re-evaluating its context.
+  instead of re-evaluating its context. With a dictionary's :class:`~nacrith.neural.schedule.Prefix`
+  it keeps the primer's cache in one more stream, evaluated once, and copies it into every
+  lane when a group starts (``llama_memory_seq_cp``).
 
 Exactness: llama.cpp's logits depend on the batch shape (measured: up to ~2.5 logits
 apart between a sequence evaluated alone and in a 64-lane batch). So the evaluator
 takes every decision that shapes a batch from its arguments, which come from the
 archive: which lanes step, in which order, at which positions, when they slide.
 Thread count and timing never change a batch.
+The context's size does not change the logits: measured bit for bit, a context of a
+chunk's length gives those of one of the whole window (lanes 1, 3 and 8; windows of 64 to
+65,536 tokens; sliding lanes too), so a group's context holds only what its lanes can use
+(:func:`nacrith.memory.context_tokens`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelNotFoundError, NacrithError
+from ..memory import F16_BYTES, ModelShape
+from ..neural.schedule import Prefix
 from .cores import CoreShare, usable_cores
 from .registry import cache_dir
 
@@ -153,6 +161,29 @@ class LanguageModel:
         """Line feeds per token: a neural-crlf chunk's input has a CR before each."""
         return np.array([p.count(b"\n") for p in self.pieces], dtype=np.int64)
 
+    @cached_property
+    def shape(self) -> ModelShape:
+        """What this model's contexts cost (:mod:`nacrith.memory`): per token, the keys and values of every
+        layer in F16, as llama.cpp allocates them (measured: 23,040 bytes for SmolLM2, 180 MiB for 8 x 1024)."""
+        m = self._model
+        heads = int(llama_cpp.llama_model_n_head(m))
+        head_size = int(llama_cpp.llama_model_n_embd(m)) // max(1, heads)
+        key = self._metadata_int("attention.key_length") or head_size  # gemma 3 sets them apart from n_embd / n_head
+        value = self._metadata_int("attention.value_length") or head_size
+        layers, kv_heads = int(llama_cpp.llama_model_n_layer(m)), int(llama_cpp.llama_model_n_head_kv(m))
+        return ModelShape(F16_BYTES * layers * kv_heads * (key + value), heads, self.vocab_size)
+
+    def _metadata_int(self, key: str) -> int | None:
+        """An integer of the GGUF's metadata under its architecture's name (``llama.attention.key_length``), if set."""
+        buf = ctypes.create_string_buffer(128)
+        if llama_cpp.llama_model_meta_val_str(self._model, b"general.architecture", buf, len(buf)) < 0:
+            return None
+        arch = buf.value.decode(errors="replace")
+        if llama_cpp.llama_model_meta_val_str(self._model, f"{arch}.{key}".encode(), buf, len(buf)) < 0:
+            return None
+        text = buf.value.decode(errors="replace")
+        return int(text) if text.isdigit() else None
+
     def tokenize(self, data: bytes) -> list[int]:
         """Tokens of ``data`` as plain text: no BOS added, special-token text not parsed as specials."""
         if not data:
@@ -172,31 +203,61 @@ class LanguageModel:
         pieces = self.pieces
         return b"".join(pieces[t] for t in tokens)
 
-    def evaluator(self, lanes: int, window: int, threads: int | None = None, max_batch: int | None = None) -> "LaneEvaluator":
-        return LaneEvaluator(self, lanes, window, threads, max_batch)
+    def evaluator(
+        self,
+        lanes: int,
+        context: int,
+        threads: int | None = None,
+        max_batch: int | None = None,
+        prefix: Prefix | None = None,
+        *,
+        base: int = 0,
+    ) -> "LaneEvaluator":
+        return LaneEvaluator(self, lanes, context, threads, max_batch, prefix, base=base)
 
 
 class LaneEvaluator:
-    """Evaluates up to ``lanes`` sequences in lockstep with a KV window of ``window`` tokens each."""
+    """Evaluates up to ``lanes`` sequences in lockstep, each in a KV stream of ``context`` tokens."""
 
     def __init__(
-        self, model: LanguageModel, lanes: int, window: int, threads: int | None = None, max_batch: int | None = None
+        self,
+        model: LanguageModel,
+        lanes: int,
+        context: int,
+        threads: int | None = None,
+        max_batch: int | None = None,
+        prefix: Prefix | None = None,
+        *,
+        base: int = 0,
     ) -> None:
-        """``max_batch`` (default: ``lanes``) allows bigger steps, for measurements that evaluate many
-        tokens of one lane at once; coding always steps one token per lane."""
+        """``context``: at least the tokens a lane holds at once (the window, or fewer for short chunks:
+        :func:`nacrith.memory.context_tokens`). ``max_batch`` (default: ``lanes``) allows bigger steps, for
+        measurements that evaluate many tokens of one lane at once; coding always steps one token per lane.
+        ``prefix``: a dictionary's start (FORMAT.md, "Primed lanes"), whose cached tokens every :meth:`reset`
+        puts in every lane. ``base``: the length of a base sequence (equal-info windows: the start token and
+        a primer) that :meth:`prime` evaluates and :meth:`restart` copies into a lane. Either is held in one
+        more sequence, number ``lanes``."""
+        if prefix is not None and prefix.cached and base:
+            raise ValueError("a primed evaluator has no base sequence")
         self.model = model
         self.lanes = lanes
-        self.window = window
+        self.context = context
+        self.prefix = prefix if prefix is not None and prefix.cached else None
+        primed = self.prefix.cached if self.prefix else 0
+        if primed >= context:
+            raise ValueError(f"a primer of {primed} cached tokens does not fit a context of {context}")
         # Threads not chosen: this process's share of the cores among the nacrith processes running a model.
         self._share = CoreShare.of_process(cache_dir() / "runners") if not threads else None
         threads = threads or self._share.threads()  # type: ignore[union-attr]
         self._threads = threads
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = lanes * window
-        batch = max(lanes, max_batch or 1)
+        sequences = lanes + (1 if primed or base else 0)  # the primer's or the base's own stream, after the lanes'
+        params.n_ctx = sequences * context
+        # llama.cpp reserves an output per sequence when it makes the context: n_outputs_max >= n_seq_max
+        batch = max(sequences, max_batch or 1, primed, base)
         params.n_batch = batch
         params.n_ubatch = batch  # one step is always one ubatch: no split that timing could change
-        params.n_seq_max = lanes
+        params.n_seq_max = sequences
         params.n_threads = threads
         params.n_threads_batch = threads
         params.kv_unified = False  # a KV stream per lane: measured fastest for lockstep lanes
@@ -206,10 +267,21 @@ class LaneEvaluator:
         params.n_outputs_max_per_seq = batch
         self._ctx = llama_cpp.llama_init_from_model(model._model, params)
         if not self._ctx:
-            raise NacrithError(f"llama.cpp could not create a context for {lanes} lanes x {window} tokens")
+            raise NacrithError(f"llama.cpp could not create a context for {lanes} lanes x {context} tokens")
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(batch, 0, 1)
         self._n_vocab = model.vocab_size
+        if self.prefix:
+            self._evaluate_primer(self.prefix.tokens[:-1])
+
+    def _evaluate_primer(self, tokens: tuple[int, ...]) -> None:
+        """The prefix's cached tokens, once, into the primer's stream (sequence ``lanes``): one
+        ``llama_decode`` of all of them at positions 0 to n - 1, so encoder and decoder hold the same keys."""
+        n = len(tokens)
+        self._fill([self.lanes] * n, list(tokens), list(range(n)), outputs=[i == n - 1 for i in range(n)])
+        status = llama_cpp.llama_decode(self._ctx, self._batch)
+        if status != 0:
+            raise NacrithError(f"llama_decode failed with status {status} (a primer of {n} tokens)")
 
     def __del__(self) -> None:
         try:
@@ -225,8 +297,38 @@ class LaneEvaluator:
             pass
 
     def reset(self) -> None:
-        """Forget every lane's context, as if the evaluator were new."""
-        llama_cpp.llama_memory_clear(self._memory, True)
+        """Forget every lane's context, as if the evaluator were new: each lane's cache is empty, or with a
+        prefix, a copy of the primer's (the whole stream is copied at the next ``llama_decode``)."""
+        if not self.prefix:
+            llama_cpp.llama_memory_clear(self._memory, True)
+            return
+        for lane in range(self.lanes):
+            llama_cpp.llama_memory_seq_cp(self._memory, self.lanes, lane, -1, -1)
+
+    def prime(self, tokens: list[int]) -> np.ndarray:
+        """Evaluate ``tokens`` at positions 0, 1, ... of the base sequence, in one batch; the logits after the last
+        (a copy). The whole context is cleared first."""
+        self.reset()
+        n = len(tokens)
+        batch = self._batch
+        batch.n_tokens = n
+        for i, token in enumerate(tokens):
+            batch.token[i] = token
+            batch.pos[i] = i
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = self.lanes
+            batch.logits[i] = int(i == n - 1)
+        status = llama_cpp.llama_decode(self._ctx, batch)
+        if status != 0:
+            raise NacrithError(f"llama_decode failed with status {status} (a base of {n} tokens)")
+        pointer = llama_cpp.llama_get_logits_ith(self._ctx, n - 1)
+        return np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).copy()
+
+    def restart(self, lane: int) -> None:
+        """Make ``lane``'s cache a copy of the base sequence's: its cells emptied first (which also sends the
+        cache's search for free cells back to the start), then the base's cells copied at their places."""
+        llama_cpp.llama_memory_seq_rm(self._memory, lane, -1, -1)
+        llama_cpp.llama_memory_seq_cp(self._memory, self.lanes, lane, -1, -1)
 
     def slide(self, lane: int, drop: int, length: int) -> None:
         """Drop the ``drop`` oldest of ``length`` cached tokens of ``lane`` after its start token, and shift
@@ -250,16 +352,19 @@ class LaneEvaluator:
                 llama_cpp.llama_set_n_threads(self._ctx, threads, threads)
                 self._threads = threads
         n = len(tokens)
-        batch = self._batch
-        batch.n_tokens = n
-        for i in range(n):
-            batch.token[i] = tokens[i]
-            batch.pos[i] = positions[i]
-            batch.n_seq_id[i] = 1
-            batch.seq_id[i][0] = lanes[i]
-            batch.logits[i] = 1
-        status = llama_cpp.llama_decode(self._ctx, batch)
+        self._fill(lanes, tokens, positions)
+        status = llama_cpp.llama_decode(self._ctx, self._batch)
         if status != 0:
             raise NacrithError(f"llama_decode failed with status {status} ({n} lanes)")
         pointer = llama_cpp.llama_get_logits(self._ctx)
         return np.ctypeslib.as_array(pointer, shape=(n, self._n_vocab))
+
+    def _fill(self, sequences: list[int], tokens: list[int], positions: list[int], outputs: list[bool] | None = None) -> None:
+        batch = self._batch
+        batch.n_tokens = len(tokens)
+        for i in range(len(tokens)):
+            batch.token[i] = tokens[i]
+            batch.pos[i] = positions[i]
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = sequences[i]
+            batch.logits[i] = 1 if outputs is None else int(outputs[i])

@@ -50,6 +50,19 @@ class MatchModel:
     def nbytes(self) -> int:
         return self._buffer.nbytes + self._table.nbytes
 
+    def used_cells(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What differs from a new model, to copy a learned state cheaply: (positions reserved, filled ring
+        cells and their tokens, filled table entries and their positions)."""
+        cells = np.flatnonzero(self._buffer != _UNFILLED)
+        entries = np.flatnonzero(self._table)
+        return self._end, cells, self._buffer[cells], entries, self._table[entries]
+
+    def fill(self, used: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """Take the state of :meth:`used_cells` (of a model of the same parameters), before any group."""
+        self._end, cells, tokens, entries, positions = used
+        self._buffer[cells] = tokens
+        self._table[entries] = positions
+
     def begin_group(self, counts: list[int]) -> None:
         """Reserve a region per lane for a group whose lanes code ``counts`` tokens."""
         total = sum(counts)

@@ -53,6 +53,21 @@ class NgramModel:
     def nbytes(self) -> int:
         return self._check.nbytes + self._tokens.nbytes + self._counts.nbytes
 
+    def used_slots(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The slots that are not empty, as (flat indices, checks, followers, counts): with :meth:`fill`,
+        a learned state costs what it holds to copy, not the whole tables."""
+        used = np.flatnonzero(self._check)
+        slots = self._check.size
+        return used, self._check.reshape(slots)[used], self._tokens.reshape(slots, FOLLOWERS)[used], self._counts.reshape(slots, FOLLOWERS)[used]
+
+    def fill(self, used: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """Put the slots of :meth:`used_slots` (of a model of the same parameters) into these tables."""
+        index, check, tokens, counts = used
+        slots = self._check.size
+        self._check.reshape(slots)[index] = check
+        self._tokens.reshape(slots, FOLLOWERS)[index] = tokens
+        self._counts.reshape(slots, FOLLOWERS)[index] = counts
+
     def _slot(self, h: int) -> tuple[int, int]:
         return h & ((1 << self.table_bits) - 1), (h >> 32) | 1  # check is never 0, the empty slot's value
 

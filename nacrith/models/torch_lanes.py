@@ -39,7 +39,9 @@ try:
 except ImportError as exc:  # pragma: no cover - the extra is missing: a user error with a fix
     raise NacrithError('the torch backend needs PyTorch and gguf: pip install "nacrith[torch]"') from exc
 
+from ..memory import ModelShape
 from ..neural.adapt import AdaptParams
+from ..neural.schedule import Prefix
 from .gguf_weights import load_weights
 from .llm import LanguageModel, default_threads
 from .torch_lm import KVCache, Transformer
@@ -164,27 +166,50 @@ class TorchModel:
     def detokenize(self, tokens: list[int]) -> bytes:
         return self.tokenizer.detokenize(tokens)
 
+    @cached_property
+    def shape(self) -> ModelShape:
+        """What this model's contexts cost (:mod:`nacrith.memory`): per token, the keys and values of every layer
+        in float32, as :class:`~.torch_lm.KVCache` holds them."""
+        c = self.config
+        return ModelShape(4 * c.n_layer * c.n_kv_head * c.head_dim * 2, c.n_head, self.vocab_size)
+
     def evaluator(
-        self, lanes: int, window: int, threads: int | None = None, max_batch: int | None = None, adapt: AdaptParams | None = None
+        self,
+        lanes: int,
+        context: int,
+        threads: int | None = None,
+        max_batch: int | None = None,
+        prefix: Prefix | None = None,
+        *,
+        base: int = 0,
+        adapt: AdaptParams | None = None,
     ) -> "TorchEvaluator":
-        """``threads`` and ``max_batch`` are llama.cpp's arguments, accepted for the same calls: torch's threads are
-        the model's, and a step may be of any size. ``adapt``: learn the text as it is coded (dynamic evaluation)."""
-        return TorchEvaluator(self, lanes, window, adapt)
+        """The call of :meth:`~.llm.LanguageModel.evaluator`: ``threads`` and ``max_batch`` are llama.cpp's, accepted
+        for the same calls (torch's threads are the model's, and a step may be of any size). ``prefix`` with a
+        primer (a dictionary's) and ``base`` (equal-info windows) are not supported by this backend yet, and are
+        refused. ``adapt``: learn the text as it is coded (dynamic evaluation)."""
+        if prefix is not None and prefix.cached:
+            raise NacrithError("the torch backend does not support dictionaries (a primed start) yet; use --backend llama")
+        if base:
+            raise NacrithError("the torch backend does not support equal-info windows (a base sequence) yet; use --backend llama")
+        return TorchEvaluator(self, lanes, context, adapt)
 
 
 class TorchEvaluator:
-    """Evaluates up to ``lanes`` sequences in lockstep with a KV window of ``window`` tokens each.
+    """Evaluates up to ``lanes`` sequences in lockstep, each in a KV slot of ``context`` tokens (the window, or
+    fewer for short chunks: :func:`nacrith.memory.context_tokens`; attention reads only the positions in use,
+    so the slot's size does not change the logits).
 
     A step feeds either one token to each of several lanes (coding) or several consecutive
     tokens to one lane (measuring a sequence, :func:`~nacrith.neural.sequence.logit_blocks`).
     """
 
-    def __init__(self, model: TorchModel, lanes: int, window: int, adapt: AdaptParams | None = None) -> None:
+    def __init__(self, model: TorchModel, lanes: int, context: int, adapt: AdaptParams | None = None) -> None:
         self.model = model
         self.lanes = lanes
-        self.window = window
+        self.context = context
         self._net = model.net
-        self._cache = KVCache(model.config, lanes, window, model.device)
+        self._cache = KVCache(model.config, lanes, context, model.device)
         self._slot = list(range(lanes))
         """Lane -> its slot in the cache."""
         self._lane_in = list(range(lanes))
@@ -217,8 +242,8 @@ class TorchEvaluator:
         n = len(lanes)
         if not n or len(tokens) != n or len(positions) != n:
             raise ValueError("a step needs one token and one position per lane")
-        if max(positions) >= self.window or min(positions) < 0:
-            raise ValueError(f"positions must be 0..{self.window - 1}")
+        if max(positions) >= self.context or min(positions) < 0:
+            raise ValueError(f"positions must be 0..{self.context - 1}")
         device = self.model.device
         if len(set(lanes)) == n:  # coding: one token per lane, the lanes in the first slots
             self._gather(lanes)

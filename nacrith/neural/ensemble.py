@@ -11,11 +11,16 @@ models evolve identically, and lanes learn from each other.
 Exact everywhere: integer weights and sums, and IEEE-754 +, -, *, / in a fixed order.
 No ``exp`` or ``log`` of the machine is used, so an archive decodes on any CPU that
 computes the same logits (FORMAT.md, "Ensemble").
+
+A segment's ensemble starts empty, or from a dictionary's state (:meth:`Ensemble.load_start`):
+a bias vector and mixer weights as the dictionary stores them, and n-gram and match tables
+made by replaying the dictionary's token sequences. From there it learns as always.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +32,7 @@ from ..models.mixer import Mixer
 from ..models.ngram import NgramModel
 from .params import RATE_BITS, EnsembleParams
 
-__all__ = ["Ensemble"]
+__all__ = ["Ensemble", "Learned"]
 
 _CONFIDENCE_EDGES = (0.3, 0.6, 0.9)
 """Buckets of the LLM's top probability, a part of the mixing context."""
@@ -40,13 +45,22 @@ class Ensemble:
     """The models of one frame; fed every lockstep step, in order, by encoder and decoder alike."""
 
     def __init__(
-        self, params: EnsembleParams, vocab_size: int, precision_bits: int, *, mixing_contexts: bool = True, learn_mixer: bool = True
+        self,
+        params: EnsembleParams,
+        vocab_size: int,
+        precision_bits: int,
+        *,
+        mixing_contexts: bool = True,
+        learn_mixer: bool = True,
+        learn_tables: bool = True,
     ) -> None:
-        """``mixing_contexts`` and ``learn_mixer`` off are variants no archive can hold: the mixer with one
-        weight set, or with its initial weights for good. They exist to measure what each is worth."""
+        """``mixing_contexts``, ``learn_mixer`` and ``learn_tables`` off are variants no archive can hold:
+        the mixer with one weight set, or with its initial weights for good; the n-gram counts and the
+        bias as they started (a dictionary's, "fixed"). They exist to measure what each is worth."""
         self.params = params
         self.mixing_contexts = mixing_contexts
         self.learn_mixer = learn_mixer
+        self.learn_tables = learn_tables
         self.total = 1 << precision_bits
         self.spare = self.total - vocab_size
         p = params
@@ -62,6 +76,52 @@ class Ensemble:
         self._pending: list[_Row] = []
         self._weights: np.ndarray | None = None
         self._totals: np.ndarray | None = None
+
+    def load_start(self, bias: np.ndarray | None, mixer: Sequence[Sequence[float]] | None, sequences: Sequence[Sequence[int]]) -> None:
+        """Start from a dictionary's state instead of empty tables (FORMAT.md, "Dictionary state"): its
+        bias vector and mixer weights as given, and the n-gram and match tables of its token sequences,
+        each replayed in order as a group of one lane whose region is its token count."""
+        if (bias is None) != (self.bias is None) or (mixer is None) != (self.mixer is None):
+            raise ValueError("a start state for other ensemble parameters")
+        if bias is not None and self.bias is not None:
+            if bias.shape != self.bias.bias.shape:
+                raise ValueError(f"a bias of {bias.size} tokens for a vocabulary of {self.bias.bias.size}")
+            self.bias.bias = np.array(bias, dtype=np.float64)
+        if mixer is not None and self.mixer is not None:
+            if len(mixer) != len(self.mixer.weights) or any(len(row) != len(self.mixer.weights[0]) for row in mixer):
+                raise ValueError("mixer weights of another shape")
+            self.mixer.weights = [[float(w) for w in row] for row in mixer]
+        for sequence in sequences:
+            history: list[int] = []
+            if self.match:
+                self.match.begin_group([len(sequence)])
+            for token in sequence:
+                if self.ngram:
+                    self.ngram.update(history, token)
+                if self.match:
+                    self.match.update(0, history, token)
+                history.append(token)
+
+    def learned(self) -> "Learned":
+        """What this ensemble has learned, compactly: a dictionary's start state is replayed once, then
+        each segment's new ensemble takes it with :meth:`take` (faster than copying whole tables)."""
+        return Learned(
+            self.bias.bias.copy() if self.bias else None,
+            [list(row) for row in self.mixer.weights] if self.mixer else None,
+            self.ngram.used_slots() if self.ngram else None,
+            self.match.used_cells() if self.match else None,
+        )
+
+    def take(self, learned: "Learned") -> None:
+        """Start from ``learned`` (of an ensemble of the same parameters and vocabulary), before any group."""
+        if self.bias and learned.bias is not None:
+            self.bias.bias = learned.bias.copy()
+        if self.mixer and learned.mixer is not None:
+            self.mixer.weights = [list(row) for row in learned.mixer]
+        if self.ngram and learned.ngram is not None:
+            self.ngram.fill(learned.ngram)
+        if self.match and learned.match is not None:
+            self.match.fill(learned.match)
 
     def begin_group(self, counts: list[int]) -> None:
         """A new group: its lanes start from empty contexts (each is a chunk of its own)."""
@@ -143,12 +203,12 @@ class Ensemble:
             history = self._history[lane]
             if self._pending:
                 self._learn(self._pending[i], int(weights[i, token]), token)
-            if self.ngram:
+            if self.ngram and self.learn_tables:
                 self.ngram.update(history, token)
             if self.match:
                 self.match.update(lane, history, token)
             history.append(token)
-        if self.bias:
+        if self.bias and self.learn_tables:
             self.bias.update(weights, totals, tokens)
         self._weights = self._totals = None
 
@@ -161,6 +221,16 @@ class Ensemble:
             mixed += share * p
         # A token no input saw still had frequency 1: never divide by less than that.
         self.mixer.update(row.context, row.available, probabilities, max(mixed, 1.0 / self.total))
+
+
+@dataclass(frozen=True)
+class Learned:
+    """An ensemble's learned state (:meth:`Ensemble.learned`), ready to be given to new ensembles."""
+
+    bias: np.ndarray | None
+    mixer: list[list[float]] | None
+    ngram: tuple | None
+    match: tuple | None
 
 
 @dataclass

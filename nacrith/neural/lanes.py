@@ -6,6 +6,8 @@ frequencies of its row: the plain quantization of the logits, or the ensemble's 
 A lane leaves the batch after its last token. The encoder knows each lane's tokens; the
 decoder stops a lane when its tokens' bytes reach the chunk's length (version 2), or after
 the chunk's token count (version 1), in time for the next step: both play the same batches.
+Every lane starts from the group's :class:`~.schedule.Prefix`: the start token alone, or the
+start token and a dictionary's primer, already in the predictor's cache after ``reset()``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ..coder.cdf import quantize
 from ..container import CodingParams
 from ..errors import CorruptArchiveError, NacrithError
 from .ensemble import Ensemble
-from .schedule import Predictor, Step, counted, lockstep_steps
+from .schedule import Predictor, Prefix, Step, counted, lockstep_steps
 
 __all__ = ["LaneProgress", "LaneLengths", "LaneFailed", "encode_group", "decode_group", "step_frequencies"]
 
@@ -78,20 +80,23 @@ def encode_group(
     regions: Sequence[int] | None = None,
     ensemble: Ensemble | None = None,
     progress: LaneProgress | None = None,
+    prefix: Prefix | None = None,
 ) -> list[bytes]:
     """One arithmetic-coded payload per lane. ``ensemble`` (if any) learns from every token coded;
-    ``regions``: what each lane reserves in its memory (default: its token count; version 2: the chunk's length)."""
+    ``regions``: what each lane reserves in its memory (default: its token count; version 2: the chunk's length);
+    ``prefix``: what every lane starts from (default: the start token alone), which ``predictor.reset()`` restores."""
     if any(len(t) == 0 for t in tokens):
         raise ValueError("every lane needs at least one token")
     counts = [len(t) for t in tokens]
+    prefix = prefix or Prefix.bare(params.start_token)
     predictor.reset()
     if ensemble:
         ensemble.begin_group(list(regions or counts))
     encoders = [ArithmeticEncoder() for _ in tokens]
     precision_bits = params.precision_bits
     total = 1 << precision_bits
-    for step in lockstep_steps(predictor, len(tokens), counted(counts), params.window, params.slide_keep):
-        logits = predictor.step(step.lanes, step.fed(tokens, params.start_token), step.positions)
+    for step in lockstep_steps(predictor, len(tokens), counted(counts), params.window, params.slide_keep, cached=prefix.cached):
+        logits = predictor.step(step.lanes, step.fed(tokens, prefix.first), step.positions)
         freq = step_frequencies(step, logits, precision_bits, ensemble)
         coded = [tokens[lane][step.index] for lane in step.lanes]
         bits = 0.0
@@ -115,14 +120,16 @@ def decode_group(
     regions: Sequence[int] | None = None,
     ensemble: Ensemble | None = None,
     progress: LaneProgress | None = None,
+    prefix: Prefix | None = None,
 ) -> list[list[int]]:
-    """The lanes' token sequences, from ``payloads``; ``ensemble`` and ``regions`` as the encoder's were.
+    """The lanes' token sequences, from ``payloads``; ``ensemble``, ``regions`` and ``prefix`` as the encoder's were.
 
     ``ends``: each lane's token count (version 1), or :class:`LaneLengths` (version 2: decode until
     the bytes reach each chunk's length; the payloads must then be exactly as long as their code).
     """
     lengths = ends if isinstance(ends, LaneLengths) else None
     more = lengths.more if lengths else counted(list(ends))  # type: ignore[arg-type]
+    prefix = prefix or Prefix.bare(params.start_token)
     predictor.reset()
     if ensemble:
         ensemble.begin_group(list(regions or (lengths.lengths if lengths else ends)))  # type: ignore[union-attr, arg-type]
@@ -130,8 +137,8 @@ def decode_group(
     tokens: list[list[int]] = [[] for _ in payloads]
     precision_bits = params.precision_bits
     total = 1 << precision_bits
-    for step in lockstep_steps(predictor, len(payloads), more, params.window, params.slide_keep):
-        logits = predictor.step(step.lanes, step.fed(tokens, params.start_token), step.positions)
+    for step in lockstep_steps(predictor, len(payloads), more, params.window, params.slide_keep, cached=prefix.cached):
+        logits = predictor.step(step.lanes, step.fed(tokens, prefix.first), step.positions)
         cumulative = np.cumsum(step_frequencies(step, logits, precision_bits, ensemble), axis=1)
         coded = []
         bits = 0.0

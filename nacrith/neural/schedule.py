@@ -8,7 +8,9 @@ these schedules, so the slide rule lives in this one place (FORMAT.md, "Lockstep
 and "Slides").
 
 A slide drops the ``window - keep`` tokens after the start token and shifts the rest down:
-the start token stays at position 0, since it is the model's attention sink.
+the start token stays at position 0, since it is the model's attention sink. With a
+dictionary, every lane's cache starts with the :class:`Prefix` (the start token, then the
+dictionary's primer), and the primer is older context like any other: slides drop it first.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
-__all__ = ["Predictor", "Step", "Block", "default_slide_keep", "lockstep_steps", "counted", "sequence_blocks"]
+__all__ = ["Predictor", "Prefix", "Step", "Block", "default_slide_keep", "lockstep_steps", "counted", "sequence_blocks"]
 
 
 def default_slide_keep(window: int) -> int:
@@ -27,11 +29,38 @@ def default_slide_keep(window: int) -> int:
     return window * 3 // 4
 
 
+@dataclass(frozen=True)
+class Prefix:
+    """What every lane of a group sees before its chunk's first token: the start token, then a dictionary's
+    primer tokens, if any (FORMAT.md, "Dictionaries").
+
+    When a group starts, each lane's cache already holds all of them but the last, at positions 0 to
+    ``cached - 1``; the last is what the lane is fed at step 0, at position ``cached``. Without a
+    primer that is today's start: an empty cache, and the start token fed at position 0.
+    """
+
+    tokens: tuple[int, ...]
+
+    @classmethod
+    def bare(cls, start_token: int) -> "Prefix":
+        return cls((start_token,))
+
+    @property
+    def cached(self) -> int:
+        """Tokens in every lane's cache when the group starts."""
+        return len(self.tokens) - 1
+
+    @property
+    def first(self) -> int:
+        """The token every lane is fed at step 0."""
+        return self.tokens[-1]
+
+
 class Predictor(Protocol):
     """What a schedule is played on; :class:`~nacrith.models.llm.LaneEvaluator` is one."""
 
     def reset(self) -> None:
-        """Forget every lane's context."""
+        """Forget every lane's context: back to an empty cache, or to its :class:`Prefix`'s cached tokens."""
 
     def slide(self, lane: int, drop: int, length: int) -> None:
         """Forget the ``drop`` tokens after the start token of ``lane``'s ``length`` cached ones; shift the rest down."""
@@ -49,9 +78,10 @@ class Step:
     """The lanes that step, in increasing order."""
     positions: list[int]
 
-    def fed(self, tokens: Sequence[Sequence[int]], start_token: int) -> list[int]:
-        """What each lane is fed: its previous token, or the start token at step 0."""
-        return [tokens[lane][self.index - 1] if self.index else start_token for lane in self.lanes]
+    def fed(self, tokens: Sequence[Sequence[int]], first: int) -> list[int]:
+        """What each lane is fed: its previous token, or at step 0 ``first`` (the start token, or a
+        :class:`Prefix`'s last token)."""
+        return [tokens[lane][self.index - 1] if self.index else first for lane in self.lanes]
 
 
 def lockstep_steps(
@@ -63,7 +93,8 @@ def lockstep_steps(
     lane and step, only while the lane is still in the batch: a lane that says no has left for
     good. The encoder knows every lane's token count (:func:`counted`); a decoder finds out as it
     decodes, in time for the next step, so both play the same steps. ``cached``: tokens already
-    in every lane's cache (0 for a group; measurements of a steady state start full). The caller
+    in every lane's cache (0 for a group without a primer, a :class:`Prefix`'s ``cached`` with one;
+measurements of a steady state start full). The caller
     evaluates each step before asking for the next.
     """
     if not 1 <= keep < window:

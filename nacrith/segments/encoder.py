@@ -1,8 +1,9 @@
 """One segment coded on its own: its bytes in, its blocks out, as a pure function of the bytes and the settings.
 
-A segment starts from a fresh model state and a fresh ensemble, so it decodes alone: this
-is what lets segments be coded by several workers (or machines) and read at random, with
-archives identical whatever the number of workers. Its other bytes become one fallback
+A segment starts from a fresh model state and a fresh ensemble (or a dictionary's, the same
+for every segment: :mod:`.start`), so it decodes alone: this is what lets segments be coded by
+several workers (or machines) and read at random, with archives identical whatever the number
+of workers. Its other bytes become one fallback
 stream (the smallest of zstd, LZMA2 and stored), its text chunks groups of lanes.
 """
 
@@ -26,10 +27,10 @@ from ..container import (
 )
 from ..engine import Engine
 from .progress import LaneReport, Progress
-from ..neural.ensemble import Ensemble
 from ..neural.lanes import encode_group
 from ..options import Options
 from .plan import group_chunks, plan_segment
+from .start import group_evaluator, lane_prefix, new_ensemble
 
 __all__ = ["CodedSegment", "encode_segment"]
 
@@ -59,7 +60,7 @@ class CodedSegment:
         zstd stream; else None."""
         if self.other is None and len(self.groups) == 1 and len(self.groups[0].entries) == 1:
             return self.groups[0].entries[0], self.groups[0].payloads[0]
-        if self.other is not None and not self.groups and self.other.method != METHOD_XZ:
+        if self.other is not None and not self.groups and self.other.method != METHOD_XZ and not self.other.base64:
             o = self.other
             return ChunkEntry(o.method, o.length, 0, o.payload_length, o.crc), o.payload
         return None
@@ -72,19 +73,21 @@ def encode_segment(data: bytes, engine: Engine, options: Options, params: Coding
     other = None
     if plan.other:
         method, payload = fallback.pack(plan.other)
-        other = OtherBytes(plan.runs, method, len(payload), crc32(plan.other), payload)
-        tally(len(plan.other), 0, 8.0 * len(payload))
+        other = OtherBytes(plan.runs, method, len(payload), crc32(plan.other), payload, plan.base64)
+        tally(other.placed_length, 0, 8.0 * len(payload))
     segment = CodedSegment(len(data), crc32(data), other)
-    ensemble = Ensemble(params.ensemble, engine.model.vocab_size, params.precision_bits) if params.ensemble and plan.chunks else None
+    ensemble = new_ensemble(params, engine.model.vocab_size, options.dictionary) if plan.chunks else None
+    prefix = lane_prefix(params, options.dictionary)
     for group in group_chunks(plan.chunks, params.lanes):
         report = LaneReport(tally, engine.model, [c.method for c in group])
         payloads = encode_group(
-            engine.evaluator(len(group), params.window, params.adapt),
+            group_evaluator(engine, len(group), params, prefix, max(len(c.data) for c in group)),  # the decoder's size
             [c.tokens for c in group],
             params,
             regions=[len(c.data) for c in group],
             ensemble=ensemble,
             progress=report,
+            prefix=prefix,
         )
         entries = []
         for chunk, payload in zip(group, payloads):
@@ -93,7 +96,23 @@ def encode_segment(data: bytes, engine: Engine, options: Options, params: Coding
             entries.append(ChunkEntry(chunk.method, len(chunk.data), 0, len(payload), crc32(chunk.data)))
         segment.groups.append(Group(entries, payloads))
     segment.tokens, segment.bits = tally.tokens, tally.bits
-    return segment
+    return _no_worse_than_fallback(segment, data) if options.fallback_bound else segment
+
+
+def _no_worse_than_fallback(segment: CodedSegment, data: bytes) -> CodedSegment:
+    """The segment, or the same bytes wholly in the fallback when that is smaller.
+
+    Binary data with many short printable stretches can cost more as text runs (each run's length
+    is written) than as one zstd or LZMA2 stream; this bounds any segment by what the fallback
+    makes of it, so no input is much bigger than ``xz -9e`` would make it. The fallback costs
+    seconds per MiB, next to the model's minutes: it is tried for every segment the model codes.
+    """
+    if not segment.groups:
+        return segment
+    method, payload = fallback.pack(data)
+    other = OtherBytes([0, len(data)], method, len(payload), crc32(data), payload, [])
+    alternative = CodedSegment(len(data), segment.crc, other, tokens=segment.tokens, bits=8.0 * len(payload))
+    return alternative if len(alternative.to_bytes()) < len(segment.to_bytes()) else segment
 
 
 class _Tally:

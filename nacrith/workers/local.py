@@ -13,7 +13,7 @@ import multiprocessing
 import os
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..container import CodingParams, FrameHeader
 from ..engine import Engine, engine_for, shared_engine
@@ -21,6 +21,9 @@ from ..segments.progress import Progress
 from ..options import Options
 from ..segments.decoder import decode_segment
 from ..segments.encoder import CodedSegment, encode_segment
+
+if TYPE_CHECKING:
+    from ..dictionary import Dictionary
 
 __all__ = ["SegmentPool", "WorkerPool", "threads_per_worker"]
 
@@ -39,7 +42,7 @@ class SegmentPool(Protocol):
 
     def encoder(self, options: Options, params: CodingParams, progress: Progress | None = None) -> "PoolCoder": ...
 
-    def decoder(self, header: FrameHeader) -> "PoolDecoder": ...
+    def decoder(self, header: FrameHeader, memory_limit: int | None = None, dictionary: "Dictionary | None" = None) -> "PoolDecoder": ...
 
     def close(self) -> None: ...
 
@@ -74,9 +77,11 @@ def _encode(data: bytes, options: Options, params: CodingParams) -> CodedSegment
     return encode_segment(data, _engine_for(params), options, params)
 
 
-def _decode(header: FrameHeader, blocks: bytes, number: int, offset: int) -> bytes:
+def _decode(
+    header: FrameHeader, blocks: bytes, number: int, offset: int, memory_limit: int | None = None, dictionary: "Dictionary | None" = None
+) -> bytes:
     engine = _engine_for(header.params)
-    return decode_segment(header, blocks, lambda: engine, number, offset)
+    return decode_segment(header, blocks, lambda: engine, number, offset, memory_limit, dictionary)
 
 
 class WorkerPool:
@@ -115,8 +120,9 @@ class WorkerPool:
     def encoder(self: SegmentPool, options: Options, params: CodingParams, progress: Progress | None = None) -> "PoolCoder":
         return PoolCoder(self, options, params, progress)
 
-    def decoder(self: SegmentPool, header: FrameHeader) -> "PoolDecoder":
-        return PoolDecoder(self, header)
+    def decoder(self: SegmentPool, header: FrameHeader, memory_limit: int | None = None, dictionary: "Dictionary | None" = None) -> "PoolDecoder":
+        """``memory_limit``: what each worker's decoding of a segment may need (None: the default limit)."""
+        return PoolDecoder(self, header, memory_limit, dictionary)
 
     def close(self) -> None:
         for executor in self._executors:
@@ -158,8 +164,9 @@ class PoolCoder:
 class PoolDecoder:
     """Decodes one frame's segments on a :class:`WorkerPool`, handing their bytes back in order."""
 
-    def __init__(self, pool: SegmentPool, header: FrameHeader) -> None:
-        self._pool, self._header = pool, header
+    def __init__(self, pool: SegmentPool, header: FrameHeader, memory_limit: int | None = None, dictionary: "Dictionary | None" = None) -> None:
+        self._pool, self._header, self._memory_limit = pool, header, memory_limit
+        self._dictionary = dictionary if header.params.dictionary else None
         self._pending: deque[Future] = deque()
         self._done: list[bytes] = []
 
@@ -167,7 +174,7 @@ class PoolDecoder:
         """A segment's blocks (``number``: its place in the frame; ``offset``: where its blocks start, for messages)."""
         if len(self._pending) >= IN_FLIGHT_PER_WORKER * self._pool.workers:
             self._done.append(self._pending.popleft().result())
-        self._pending.append(self._pool._submit(_decode, self._header, blocks, number, offset))
+        self._pending.append(self._pool._submit(_decode, self._header, blocks, number, offset, self._memory_limit, self._dictionary))
 
     def ready(self, *, wait: bool) -> list[bytes]:
         while self._pending and (wait or self._pending[0].done()):
