@@ -16,6 +16,7 @@ from .dictionary import Dictionary
 from .dictionary.train import train
 from .file import NacrithFile, open
 from .inspect import ArchiveInfo, ChunkInfo, FrameInfo, inspect
+from .neural.adapt import AdaptParams
 from .neural.params import EnsembleParams
 from .errors import (
     CorruptArchiveError,
@@ -45,6 +46,7 @@ __all__ = [
     "train",
     "Dictionary",
     "EnsembleParams",
+    "AdaptParams",
     "NacrithError",
     "CorruptArchiveError",
     "TruncatedArchiveError",

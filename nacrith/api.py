@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .constants import DEFAULT_CHUNK_BYTES, DEFAULT_LANES, DEFAULT_WINDOW, MAGIC
-from .container import FrameReader
+from .container import CodingParams, FrameReader
 from .dictionary import Dictionary, as_dictionary
-from .engine import shared_engine
+from .engine import Engine, engine_for, shared_engine
 from .errors import CorruptArchiveError, TruncatedArchiveError
 from .container import LAYOUT_INDEXED
 from .equal_info.archive import WindowFrameEncoder
@@ -26,8 +26,9 @@ from .equal_info.codec import equal_info_settings, window_params
 from .frames import FrameDecoder, FrameEncoder, Progress
 from .frames.parallel import ParallelFrameDecoder
 from .memory import resolve_limit
+from .neural.adapt import AdaptParams
 from .neural.params import EnsembleParams
-from .options import Options, ensemble_params
+from .options import Options, adapt_params, ensemble_params
 from .workers.local import SegmentPool, WorkerPool
 
 __all__ = ["compress", "decompress", "NacrithCompressor", "NacrithDecompressor", "ModelFile", "resolve_model"]
@@ -67,6 +68,9 @@ class NacrithCompressor:
         threads: int | None = None,
         workers: int | SegmentPool = 1,
         gpu: bool = False,
+        backend: str = "llama",
+        device: str | None = None,
+        adapt: bool | AdaptParams = False,
         content_size: int | None = None,
         progress: Progress | None = None,
         dictionary: str | os.PathLike[str] | Dictionary | None = None,
@@ -86,7 +90,12 @@ class NacrithCompressor:
         which then loses nothing against xz). ``workers``: processes that code segments side by side (or a
         :class:`~nacrith.workers.local.WorkerPool` to share); the archive is the same for any number.
         ``gpu``: run the model on CUDA GPUs (worker ``i`` on device ``i``); the archive records it, and only
-        a GPU decodes it. ``content_size``: the input's size, when known, recorded in the header and checked.
+        a GPU decodes it. ``backend``: ``llama`` (llama.cpp, the default) or ``torch`` (``pip install "nacrith[torch]"``),
+        on ``device`` (torch's: ``cpu``, ``cuda`` or ``cuda:N``); ``adapt``: with torch, the model learns the text as
+        it codes it (True, or an :class:`AdaptParams` of your own): more time, and on a short text no fewer bits
+        (BENCHMARKS.md). The archive records all of it, and decodes only with the same backend and device type.
+        The torch backend does not take ``dictionary`` or ``equal_info`` yet.
+        ``content_size``: the input's size, when known, recorded in the header and checked.
         ``dictionary``: a path or a loaded :class:`~nacrith.Dictionary` made by :func:`nacrith.train` for this
         model: every lane starts from its primer, every ensemble from its state; the archive records its
         identity and decodes only with it. Load it once (``Dictionary.load``) to compress many files."""
@@ -98,13 +107,20 @@ class NacrithCompressor:
             segment_bytes=segment_bytes,
             ensemble=ensemble_params(ensemble, loaded),
             dictionary=loaded,
+            adapt=adapt_params(adapt),
         )
+        if options.adapt is not None and backend != "torch":
+            raise ValueError("adapt needs backend='torch' (--backend torch)")
         if content_size is not None and content_size < 0:
             raise ValueError("content_size must be >= 0")
+        if backend == "torch" and loaded is not None:
+            raise ValueError("the torch backend does not support dictionaries yet: use backend='llama' (--backend llama) with dictionary=")
         self._finished = False
         if equal_info is not None:
             if loaded is not None:
                 raise ValueError("a dictionary does not go with equal_info: every window starts from the archive's own primer")
+            if backend == "torch":
+                raise ValueError("the torch backend does not support equal-info windows yet: use backend='llama' (--backend llama) with equal_info=")
             self._pool, self._owns_pool = None, False
             engine = shared_engine(model, threads, gpu=0 if gpu else None)
             settings = equal_info_settings(equal_info, token_bits, primer)
@@ -113,10 +129,15 @@ class NacrithCompressor:
             return
         elif token_bits is not None or primer is not None:
             raise ValueError("token_bits and primer go with equal_info")
-        engine = shared_engine(model, threads, gpu=0 if gpu else None)
-        if loaded is not None:
-            loaded.check_model(engine.fingerprint)
-        self._pool, self._owns_pool = _pool(workers, model, threads, gpu)
+        if backend != "torch":  # a wrong model or dictionary fails before any worker starts
+            engine = shared_engine(model, threads, gpu=0 if gpu else None, backend=backend, device=device)
+            if loaded is not None:
+                loaded.check_model(engine.fingerprint)
+        self._pool, self._owns_pool = _pool(workers, model, threads, gpu, backend, device)
+        if backend == "torch":
+            if self._pool is not None:
+                threads = getattr(self._pool, "threads", threads)  # the workers' share: the archive records torch's threads
+            engine = shared_engine(model, threads, gpu=0 if gpu else None, backend=backend, device=device)
         self._encoder = FrameEncoder(engine, options, content_size, progress, self._pool)
 
     def compress(self, data: bytes) -> bytes:
@@ -136,14 +157,21 @@ class NacrithCompressor:
 
 
 def _pool(
-    workers: int | SegmentPool, model: str | os.PathLike[str] | None, threads: int | None, gpu: bool
+    workers: int | SegmentPool,
+    model: str | os.PathLike[str] | None,
+    threads: int | None,
+    gpu: bool,
+    backend: str | None = None,
+    device: str | None = None,
 ) -> tuple[SegmentPool | None, bool]:
     """The pool to use (None: this process alone), and whether the caller owns it (made it here)."""
     if not isinstance(workers, int):  # a pool of the caller's: processes here, or a Ray cluster
         return workers, False
     if workers < 1:
         raise ValueError(f"workers must be a pool or an int >= 1, got {workers!r}")
-    return (WorkerPool(workers, model=model, threads=threads, gpu=gpu), True) if workers > 1 else (None, False)
+    if workers == 1:
+        return None, False
+    return WorkerPool(workers, model=model, threads=threads, gpu=gpu, backend=backend, device=device), True
 
 
 class _View:
@@ -189,11 +217,14 @@ class NacrithDecompressor:
         read_across_frames: bool = False,
         workers: int | SegmentPool = 1,
         gpu: bool = False,
+        backend: str | None = None,
+        device: str | None = None,
         memory_limit: int | None = None,
         dictionary: str | os.PathLike[str] | Dictionary | None = None,
     ) -> None:
         """``workers``: processes that decode the segments of an indexed archive side by side (or a
         :class:`~nacrith.workers.local.WorkerPool` to share). ``gpu``: for archives made on a GPU.
+        ``backend``: decode with this one (None: the one that coded each archive); ``device``: torch's.
         ``memory_limit``: bytes decoding may need (None: :func:`nacrith.memory.default_limit`).
         ``dictionary``: the one an archive was made with (a path or a loaded :class:`~nacrith.Dictionary`);
         an archive that names one decodes only with it, an archive that names none ignores it."""
@@ -202,9 +233,11 @@ class NacrithDecompressor:
         self._dictionary = as_dictionary(dictionary)
         self._threads = threads
         self._gpu = 0 if gpu else None
+        self._backend = backend
+        self._device = device
         self._progress = progress
         self._across = read_across_frames
-        self._pool, self._owns_pool = _pool(workers, model, threads, gpu)
+        self._pool, self._owns_pool = _pool(workers, model, threads, gpu, backend, device)
         self._input = bytearray()
         """Archive bytes received and not yet parsed."""
         self._output = bytearray()
@@ -256,12 +289,13 @@ class NacrithDecompressor:
                 reader = FrameReader(_View(self._input), self._parsed)
                 header = reader.read_header()
                 parallel = self._pool is not None and header.version == 2 and header.layout == LAYOUT_INDEXED
+                engine = lambda params=header.params: self._engine(params)  # noqa: E731
                 if parallel:
                     frame: FrameDecoder | ParallelFrameDecoder = ParallelFrameDecoder(
                         header, self._pool, self._progress, self._memory_limit, self._dictionary
                     )
                 else:
-                    frame = FrameDecoder(header, self._engine, self._progress, self._memory_limit, self._dictionary)
+                    frame = FrameDecoder(header, engine, self._progress, self._memory_limit, self._dictionary)
                 self._reader, self._frame = reader, frame
             else:
                 reader = self._reader
@@ -291,8 +325,8 @@ class NacrithDecompressor:
             self._pool.close()
             self._pool = None
 
-    def _engine(self):  # -> Engine; called on the first neural chunk only
-        return shared_engine(self._model, self._threads, gpu=self._gpu)
+    def _engine(self, params: CodingParams) -> Engine:  # called on the first neural chunk only
+        return engine_for(params, self._model, self._threads, self._gpu, self._backend, self._device)
 
     def check_complete(self) -> None:
         """Raise :class:`~nacrith.TruncatedArchiveError` unless the input given so far is a whole archive."""
@@ -314,6 +348,9 @@ def compress(
     threads: int | None = None,
     workers: int | SegmentPool = 1,
     gpu: bool = False,
+    backend: str = "llama",
+    device: str | None = None,
+    adapt: bool | AdaptParams = False,
     progress: Progress | None = None,
     dictionary: str | os.PathLike[str] | Dictionary | None = None,
     equal_info: int | None = None,
@@ -333,6 +370,9 @@ def compress(
         threads=threads,
         workers=workers,
         gpu=gpu,
+        backend=backend,
+        device=device,
+        adapt=adapt,
         content_size=len(data),
         progress=progress,
         dictionary=dictionary,
@@ -350,6 +390,8 @@ def decompress(
     threads: int | None = None,
     workers: int | SegmentPool = 1,
     gpu: bool = False,
+    backend: str | None = None,
+    device: str | None = None,
     progress: Progress | None = None,
     memory_limit: int | None = None,
     dictionary: str | os.PathLike[str] | Dictionary | None = None,
@@ -358,7 +400,7 @@ def decompress(
     contents (as lzma.decompress does). Trailing garbage, truncation and damage raise a NacrithError;
     an archive that needs more than ``memory_limit`` bytes (as :class:`NacrithDecompressor`) raises
     :class:`~nacrith.MemoryLimitError`; an archive made with a dictionary needs it (``dictionary``),
-    else ModelMismatchError."""
+    else ModelMismatchError. ``backend``: decode with this one (None: each archive's own); ``device``: torch's."""
     d = NacrithDecompressor(
         model=model,
         threads=threads,
@@ -366,6 +408,8 @@ def decompress(
         read_across_frames=True,
         workers=workers,
         gpu=gpu,
+        backend=backend,
+        device=device,
         memory_limit=memory_limit,
         dictionary=dictionary,
     )

@@ -14,7 +14,7 @@ from typing import IO, Any, BinaryIO
 
 from .api import NacrithCompressor, NacrithDecompressor
 from .dictionary import as_dictionary
-from .engine import shared_engine
+from .engine import engine_for
 from .random_access import IndexedArchive, open_indexed
 
 __all__ = ["NacrithFile", "open"]
@@ -22,7 +22,8 @@ __all__ = ["NacrithFile", "open"]
 READ_BLOCK = 1 << 16
 """Archive bytes read at a time: small next to a group, so output follows input closely."""
 
-_READ_OPTIONS = ("model", "threads", "progress", "workers", "gpu", "memory_limit", "dictionary")
+_READ_OPTIONS = ("model", "threads", "progress", "workers", "gpu", "backend", "device", "memory_limit", "dictionary")
+"""NacrithDecompressor's keywords (``nacrith decompress --range`` passes the command line's)."""
 
 
 class NacrithFile(io.BufferedIOBase):
@@ -120,7 +121,11 @@ class NacrithFile(io.BufferedIOBase):
             fp = self._fp
             here = fp.tell() if fp.seekable() else None
             o = self._options
-            engine = lambda: shared_engine(o.get("model"), o.get("threads"), gpu=0 if o.get("gpu") else None)  # noqa: E731
+
+            def engine():  # called once the archive's header is read: its backend is known
+                params = self._indexed.header.params  # type: ignore[union-attr]
+                return engine_for(params, o.get("model"), o.get("threads"), 0 if o.get("gpu") else None, o.get("backend"), o.get("device"))
+
             self._indexed = open_indexed(fp, engine, o.get("memory_limit"), o.get("dictionary"))
             if self._indexed is None and here is not None:
                 fp.seek(here)  # the stream reader goes on where it was

@@ -23,13 +23,14 @@ from .constants import (
     MIN_CHUNK_BYTES,
     MIN_SEGMENT_BYTES,
 )
+from .neural.adapt import AdaptParams
 from .neural.params import EnsembleParams
 from .neural.schedule import default_slide_keep
 
 if TYPE_CHECKING:
     from .dictionary import Dictionary
 
-__all__ = ["Options", "ensemble_params"]
+__all__ = ["Options", "ensemble_params", "adapt_params"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class Options:
     """Largest segment: each decodes alone, so segments spread over workers and can be read at random.
     None: :data:`~nacrith.constants.DEFAULT_SEGMENT_BYTES` for text, and
     :data:`~nacrith.constants.BINARY_SEGMENT_BYTES` when the first segment is mostly not text."""
+    adapt: AdaptParams | None = None
+    """Dynamic evaluation (the torch backend only): the model learns the text as it codes it. None: it does not."""
     dictionary: Dictionary | None = None
     """What every segment starts from: the dictionary's primer in every lane, its state in the ensemble."""
     fallback_bound: bool = True
@@ -70,6 +73,8 @@ class Options:
             raise ValueError(f"segment_bytes must be {MIN_SEGMENT_BYTES}..{MAX_SEGMENT_BYTES}, got {self.segment_bytes}")
         if self.ensemble is not None and (self.ensemble.problems() or not self.ensemble.enabled):
             raise ValueError(f"unusable ensemble parameters: {', '.join(self.ensemble.problems()) or 'every model off'}")
+        if self.adapt is not None and self.adapt.problems(window_keep=self.keep):
+            raise ValueError(f"unusable adaptation parameters: {', '.join(self.adapt.problems(window_keep=self.keep))}")
         if self.dictionary is not None and len(self.dictionary.content.primer) >= self.window:
             raise ValueError(
                 f"dictionary {self.dictionary.describe()} has a primer of {len(self.dictionary.content.primer)} tokens, "
@@ -95,3 +100,12 @@ def ensemble_params(ensemble: bool | EnsembleParams | None, dictionary: Dictiona
     if isinstance(ensemble, bool):
         return (trained or EnsembleParams()) if ensemble else None
     raise TypeError(f"ensemble must be True, False or an EnsembleParams, not {type(ensemble).__name__}")
+
+
+def adapt_params(adapt: bool | AdaptParams | None) -> AdaptParams | None:
+    """The API's ``adapt=`` argument as parameters: True for the defaults, False or None for none."""
+    if isinstance(adapt, AdaptParams) or adapt is None:
+        return adapt
+    if isinstance(adapt, bool):
+        return AdaptParams() if adapt else None
+    raise TypeError(f"adapt must be True, False or an AdaptParams, not {type(adapt).__name__}")

@@ -88,6 +88,7 @@ from nacrith.engine import Engine, shared_engine
 from nacrith.frames import FrameDecoder, FrameEncoder
 from nacrith.neural.ensemble import Ensemble
 from nacrith.neural.lanes import LaneLengths, decode_group, encode_group
+from nacrith.neural.adapt import AdamState, AdaptParams, adam_update, lora_init
 from nacrith.neural.params import MAX_MEMORY, EnsembleParams
 from nacrith.neural.schedule import counted, default_slide_keep, lockstep_steps
 from nacrith.options import Options
@@ -101,7 +102,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FORMAT_MD = ROOT / "FORMAT.md"
 DESIGN_MD = ROOT / "DESIGN.md"
 VECTOR_DIR = ROOT / "format-vectors"
-KINDS = ("archives", "rejected", "v1-archives", "v1-rejected", "coder", "quantize", "exptable", "build", "schedule", "ensemble", "dictionaries", "windows")
+KINDS = (
+    "archives", "rejected", "v1-archives", "v1-rejected", "coder", "quantize", "exptable", "build", "schedule", "ensemble", "dictionaries", "windows",
+    "adapt",
+)
 
 
 # --- reading FORMAT.md and the vector files -----------------------------------------------------------
@@ -124,6 +128,7 @@ def _load(kind: str) -> list[dict]:
 VECTORS = {kind: _load(kind) for kind in KINDS}
 ARCHIVES, REJECTED, V1_ARCHIVES, V1_REJECTED, CODERS, QUANTIZERS, TABLES, BUILDS, SCHEDULES, ENSEMBLES, DICTIONARIES = (VECTORS[k] for k in KINDS[:11])
 """(windows.json: tests/test_equal_info_vectors.py.)"""
+ADAPTS = VECTORS["adapt"]
 BY_NAME = {v["name"]: v for vectors in VECTORS.values() for v in vectors}
 MADE_HERE = [v for v in ARCHIVES if "model" in v]
 """Version 2 archives whose model is a formula or is not needed: nacrith's encoder writes them here."""
@@ -225,7 +230,8 @@ def spec_params(pairs: dict[int, int], model: int) -> CodingParams:
         return _number(table[key][1], window)
 
     ensemble = EnsembleParams(*(value(k) for k in range(9, 19))) if value(8) else None
-    return CodingParams(value(1), value(2), window, value(4), value(5), value(6), ensemble, value(7), value(19), value(20))
+    adapt = AdaptParams(*(value(k) for k in range(22, 27))) if value(21) else None
+    return CodingParams(value(1), value(2), window, value(4), value(5), value(6), ensemble, value(7), value(19), value(20), adapt, value(27))
 
 
 # --- independent readings of the archive layout, written from FORMAT.md ----------------------------
@@ -236,7 +242,8 @@ _PARAMETER_NAMES = {
     1: "precision bits", 2: "lanes", 3: "window", 4: "slide keep", 5: "chunk size", 6: "start token",
     7: "segment size", 8: "ensemble", 9: "ngram orders", 10: "ngram table bits", 11: "ngram count limit",
     12: "match min length", 13: "match table bits", 14: "history bits", 15: "bias rate", 16: "bias limit",
-    17: "mixer rate", 18: "mixer first weight", 19: "backend", 20: "dictionary",
+    17: "mixer rate", 18: "mixer first weight", 19: "backend", 20: "dictionary", 21: "adaptation", 22: "adapt interval",
+    23: "adapt rate", 24: "adapt layers", 25: "adapt rank", 26: "adapt targets", 27: "threads",
 }
 _BLOCKS = {0: "end", 1: "group", 2: "other bytes", 3: "index"}
 
@@ -592,7 +599,8 @@ class FormulaEngine:
         assert self._model is not None, "an archive without neural chunks used the model"
         return self._model
 
-    def evaluator(self, lanes: int, window: int, prefix: object = None) -> FormulaEvaluator:
+    def evaluator(self, lanes: int, window: int, prefix: object = None, *, adapt: object = None) -> FormulaEvaluator:
+        assert adapt is None, "no vector adapts its model"
         return FormulaEvaluator(self.model)  # a primer changes what the formula is given: the fed token, its position
 
     def start_token(self) -> int:
@@ -646,7 +654,7 @@ def stream_with(engine: FormulaEngine | None, archive: bytes, piece: int = 7, di
     the bytes it gives and whether it has reached the end."""
     d = nacrith.NacrithDecompressor(read_across_frames=True, dictionary=dictionary)
     if engine is not None:
-        d._engine = lambda: engine  # the decompressor's one way to a model
+        d._engine = lambda archived: engine  # the decompressor's one way to a model
     out = b"".join(d.decompress(archive[i : i + piece]) for i in range(0, len(archive), piece))
     return out, d.eof
 
@@ -663,7 +671,7 @@ def test_formula_engine_has_what_the_coders_use_of_an_engine() -> None:
 
 def test_every_kind_of_vector_is_there_and_listed_in_format_md() -> None:
     assert len(ARCHIVES) >= 11 and len(REJECTED) >= 44 and len(V1_ARCHIVES) == 8 and len(V1_REJECTED) == 16
-    assert len(CODERS) >= 8 and len(QUANTIZERS) >= 7 and TABLES and BUILDS and SCHEDULES and len(ENSEMBLES) >= 6
+    assert len(CODERS) >= 8 and len(QUANTIZERS) >= 7 and TABLES and BUILDS and SCHEDULES and len(ENSEMBLES) >= 6 and len(ADAPTS) == 3
     assert len(NEEDS_MODEL) == 2 and len([v for v in MADE_HERE if "logit" in v["model"]]) >= 4 and len(V1_FORMULA) == 2
     assert any(not v["content"] for v in ARCHIVES), "a vector for empty input"
     names = [v["name"] for vectors in VECTORS.values() for v in vectors]
@@ -731,7 +739,9 @@ def test_format_md_base64_text_is_nacrith_s() -> None:
 def test_parameter_keys_and_defaults_in_format_md_are_the_code_s() -> None:
     """Every key of FORMAT.md's tables, and no other, with the default the code leaves out of a header."""
     table = format_parameters()
-    assert sorted(table) == list(range(1, LAST_KEY + 1)) == list(range(1, 21))
+    assert sorted(table) == list(range(1, LAST_KEY + 1)) == list(range(1, 28))
+    assert [table[k][0].strip("`") for k in range(22, 27)] == [f.name for f in dataclasses.fields(AdaptParams)]
+    assert AdaptParams(*(_number(table[k][1]) for k in range(22, 27))) == AdaptParams()
     assert [table[k][0] for k in range(9, 19)] == [f.name for f in dataclasses.fields(EnsembleParams)]
     defaults = spec_params({}, 1)
     assert defaults == CodingParams(24, 8, 1024, 768, 65536, 1, EnsembleParams(), 1 << 20, 0, 0)
@@ -1112,7 +1122,7 @@ REASONS = {
     "R4": "reserved model number 3",
     "R5": "reserved descriptor bits",
     "R6": "one-chunk frame without its content size",
-    "R7": "parameter 21, unknown",
+    "R7": "parameter 50, unknown",
     "R8": "parameter 6 out of order",
     "R9": "no parameter follows",
     "R10": "window 65537",
@@ -1120,7 +1130,7 @@ REASONS = {
     "R12": "gives no start token",
     "R13": "ensemble switch 2",
     "R14": "ensemble parameters given with the ensemble off",
-    "R15": "backend 2",
+    "R15": "backend 4",
     "R16": "dictionary 72057594037927936",
     "R17": "segment size 4095",
     "R18": "length 0 outside",
@@ -1792,3 +1802,67 @@ def test_reference_code_decodes_the_neural_payloads(vector: dict) -> None:
 
     model = engine.model
     assert reference_frame(ref, archive, _content(vector), model.pieces, model.vocab_size, evaluator_for) == 2
+
+
+# --- dynamic evaluation's exact parts: the adapters' initial values and Adam's update -----------------------
+
+
+def _floats(text: str) -> np.ndarray:
+    return np.frombuffer(bytes.fromhex(text), dtype="<f4").copy()
+
+
+def _hex(values) -> str:
+    return np.asarray(values, dtype="<f4").tobytes().hex()
+
+
+def test_adapter_init_vector() -> None:
+    ref = reference_code()
+    for case in BY_NAME["DE1"]["cases"]:
+        rows, columns, stream = case["rows"], case["columns"], case["stream"]
+        assert _hex(lora_init(rows, columns, stream)) == _hex(ref["lora_init"](rows, columns, stream)) == case["values"]
+
+
+def _adam_cases() -> list[tuple[list[str], int, dict]]:
+    d3 = BY_NAME["DE3"]
+    alternating = [_hex([0.01 * (-1) ** k]) for k in range(d3["updates"])]
+    return [(c["grads"], c["rate"], c) for c in BY_NAME["DE2"]["cases"]] + [(alternating, d3["rate"], d3)]
+
+
+def test_adam_vector_with_the_reference_code() -> None:
+    ref = reference_code()
+    for grads, rate, case in _adam_cases():
+        p = list(map(float, _floats(case["params"])))
+        m, v, state = [0.0] * len(p), [0.0] * len(p), (0, 1.0, 1.0)
+        for g in grads:
+            state = ref["adam_advance"](state)
+            p, m, v = ref["adam_update"](p, list(map(float, _floats(g))), m, v, state, rate)
+        assert (_hex(p), _hex(m), _hex(v)) == (case["result_params"], case["result_m"], case["result_v"])
+
+
+@pytest.mark.parametrize("library", ["numpy", "torch"])
+def test_adam_vector_with_nacrith_s_update(library: str) -> None:
+    """nacrith's update gives the vectors' bits on numpy arrays and on torch tensors (the backend's)."""
+    convert, back = (lambda a: a, lambda a: a) if library == "numpy" else (pytest.importorskip("torch").from_numpy, lambda t: t.numpy())
+    for grads, rate, case in _adam_cases():
+        p = convert(_floats(case["params"]))
+        m, v, state = convert(np.zeros(len(p), np.float32)), convert(np.zeros(len(p), np.float32)), AdamState()
+        for g in grads:
+            state.advance()
+            adam_update(p, convert(_floats(g)), m, v, state, rate / (1 << 20))
+        assert (_hex(back(p)), _hex(back(m)), _hex(back(v))) == (case["result_params"], case["result_m"], case["result_v"])
+
+
+def test_adaptation_parameters_in_format_md_are_those_of_the_code() -> None:
+    table = format_parameters()
+    limits = {"interval": (1, 4096), "rate": (1, 1 << 20), "layers": (0, 256), "rank": (1, 256), "targets": (1, 15)}
+    for key, name in zip(range(22, 27), limits):
+        assert (_number(table[key][2]), _number(table[key][3])) == limits[name], name
+        low, high = limits[name]
+        base = AdaptParams(layers=0, targets=1) if name == "layers" else AdaptParams()
+        for value, ok in ((low - 1, False), (low, True), (high, True), (high + 1, False)):
+            changed = dataclasses.replace(base, **{name: value})
+            if name == "layers" and value:
+                changed = dataclasses.replace(changed, targets=15)
+            if name == "targets" and not value & 12:
+                changed = dataclasses.replace(changed, layers=0)
+            assert (not changed.problems()) == ok, (name, value, changed.problems())

@@ -25,6 +25,8 @@ from ..constants import DEFAULT_SEGMENT_BYTES
 from ..workers.local import WorkerPool
 from .options import (
     ByteSize,
+    adapt_option,
+    backend_options,
     check_coding_options,
     dictionary_option,
     gpu_option,
@@ -92,11 +94,14 @@ def _workers(settings: jobs.Settings, workers: int, ray: str | None = None) -> I
         from ..workers.cluster import RayPool
 
         try:
-            pool = RayPool(ray, workers if workers > 1 else None, model=settings.model, threads=settings.threads, gpu=settings.gpu)
+            pool = RayPool(
+                ray, workers if workers > 1 else None, model=settings.model, threads=settings.threads, gpu=settings.gpu,
+                backend=settings.backend, device=settings.device,
+            )
         except NacrithError as exc:
             raise Fatal(describe(exc)) from None
     elif workers > 1:
-        pool = WorkerPool(workers, model=settings.model, threads=settings.threads, gpu=settings.gpu)
+        pool = WorkerPool(workers, model=settings.model, threads=settings.threads, gpu=settings.gpu, backend=settings.backend, device=settings.device)
     else:
         yield settings
         return
@@ -159,6 +164,8 @@ def _check_model(settings: jobs.Settings) -> None:
 @workers_option
 @ray_option
 @gpu_option
+@backend_options(decoding=False)
+@adapt_option
 @interruptible
 def compress(
     file: tuple[str, ...],
@@ -180,6 +187,9 @@ def compress(
     workers: int,
     ray: str | None,
     gpu: bool,
+    backend: str | None,
+    device: str | None,
+    adapt: bool | None,
 ) -> None:
     """Compress each FILE to FILE.nacr; with no FILE, or '-', stdin to stdout.
 
@@ -196,6 +206,7 @@ def compress(
       nacrith compress -c book.txt | ssh host 'cat > book.txt.nacr'
       nacrith compress --model other.gguf --window 1024 -T 4 book.txt
       nacrith compress --workers 2 --segment-size 256K big.log   # 2 processes, 1 thread each here
+      nacrith compress --backend torch --adapt notes.txt          # PyTorch, learning the text as it goes
       nacrith compress -D family.nacrd mails/*.eml   # small files of one family: see 'nacrith train'
       nacrith compress --equal-info 128 notes.txt   # 128-bit windows that decode alone
     """
@@ -216,6 +227,9 @@ def compress(
         ensemble=ensemble,
         segment_bytes=segment_bytes,
         gpu=gpu,
+        backend=backend,
+        device=device,
+        adapt=adapt,
         dictionary=load_dictionary(dictionary),
         equal_info=equal_info,
         token_bits=int(token_bits) if token_bits else None,
@@ -234,6 +248,7 @@ def compress(
 @workers_option
 @ray_option
 @gpu_option
+@backend_options(decoding=True)
 @memory_option
 @click.option("--range", "byte_range", metavar="START:END", help="Only the original bytes START to END (END excluded); an indexed archive decodes only the segments that hold them.")
 @interruptible
@@ -251,6 +266,8 @@ def decompress(
     workers: int,
     ray: str | None,
     gpu: bool,
+    backend: str | None,
+    device: str | None,
     memory_limit: int | None,
     byte_range: str | None,
 ) -> None:
@@ -274,8 +291,8 @@ def decompress(
     """
     plan = files.plan(file, output, to_stdout, "decompress")
     settings = _settings(
-        quiet, verbose, threads, force=force, keep=keep, model=model, gpu=gpu, range=_byte_range(byte_range),
-        memory_limit=memory_limit, dictionary=load_dictionary(dictionary),
+        quiet, verbose, threads, force=force, keep=keep, model=model, gpu=gpu, backend=backend, device=device,
+        range=_byte_range(byte_range), memory_limit=memory_limit, dictionary=load_dictionary(dictionary),
     )
     if settings.range is not None and len(plan) > 1:
         raise click.UsageError("--range reads one archive")
@@ -292,6 +309,7 @@ def decompress(
 @workers_option
 @ray_option
 @gpu_option
+@backend_options(decoding=True)
 @memory_option
 @interruptible
 def test(
@@ -304,6 +322,8 @@ def test(
     workers: int,
     ray: str | None,
     gpu: bool,
+    backend: str | None,
+    device: str | None,
     memory_limit: int | None,
 ) -> None:
     """Decode each FILE and verify its checksums, writing nothing.
@@ -320,7 +340,8 @@ def test(
     """
     plan = files.plan(file, None, False, "test")
     settings = _settings(
-        quiet, verbose, threads, model=model, gpu=gpu, memory_limit=memory_limit, dictionary=load_dictionary(dictionary)
+        quiet, verbose, threads, model=model, gpu=gpu, backend=backend, device=device, memory_limit=memory_limit,
+        dictionary=load_dictionary(dictionary),
     )
     _check_model(settings)
     with _workers(settings, workers, ray) as settings:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, BinaryIO
 
 from .. import inspect
+from ..container import BACKENDS, TORCH_BACKENDS
 
 __all__ = ["inspect_archive", "render_text"]
 
@@ -52,7 +53,8 @@ def _render_frame(report: dict[str, Any], title: str) -> str:
         ("checksum", "CRC-32 per segment (below)" if report["crc32"] is None else f"CRC-32 {report['crc32']}"),
         ("model", model["name"] or "unknown model (not named in the archive)"),
         ("fingerprint", model["fingerprint"]),
-        ("llama.cpp build", build),
+        ("backend", _backend(params)),
+        ("build", build),
         ("precision", f"{params['precision_bits']} bits"),
         ("lanes", str(params["lanes"])),
         ("window", f"{params['window']:,} tokens"),
@@ -61,6 +63,7 @@ def _render_frame(report: dict[str, Any], title: str) -> str:
         ("segment size", _bytes(params["segment_bytes"]) if params["segment_bytes"] else "- (one sequence)"),
         ("start token", str(params["start_token"])),
         ("ensemble", _ensemble(params["ensemble"])),
+        ("adaptation", _ensemble(params["adapt"]) if params.get("adapt") else "off"),
         ("dictionary", f"{params['dictionary']:014x} (decode with -D and that dictionary)" if params.get("dictionary") else "none"),
         ("segments", str(len(report["segments"]))),
         ("groups", str(report["groups"])),
@@ -87,6 +90,11 @@ def _render_frame(report: dict[str, Any], title: str) -> str:
     if report["chunks"]:
         lines += [""] + _table(report["chunks"], _CHUNK_COLUMNS)
     return "\n".join(lines)
+
+
+def _backend(params: dict[str, Any]) -> str:
+    name = BACKENDS.get(params.get("backend", 0), f"unknown ({params.get('backend')})")
+    return name + (f", {params['threads']} threads" if params.get("backend") in TORCH_BACKENDS else "")
 
 
 def _ensemble(ensemble: dict[str, int] | None) -> str:

@@ -49,6 +49,10 @@ class Settings:
     workers: int | SegmentPool = 1
     """A pool the command starts once for all its files (or 1: this process alone)."""
     gpu: bool = False
+    backend: str | None = None
+    """--backend (None: llama.cpp to compress, the archive's to decompress)."""
+    device: str | None = None
+    adapt: bool | None = None
     range: tuple[int, int] | None = None
     """decompress --range: only these original bytes."""
     memory_limit: int | None = None
@@ -68,6 +72,9 @@ class Settings:
             "window": self.window,
             "segment_bytes": self.segment_bytes,
             "ensemble": self.ensemble,
+            "backend": self.backend,
+            "device": self.device,
+            "adapt": self.adapt,
             "dictionary": self.dictionary,
             "equal_info": self.equal_info,
             "token_bits": self.token_bits,
@@ -80,6 +87,8 @@ class Settings:
             "threads": self.threads,
             "workers": self.workers,
             "gpu": self.gpu,
+            "backend": self.backend,
+            "device": self.device,
             "memory_limit": self.memory_limit,
             "dictionary": self.dictionary,
         }

@@ -24,6 +24,8 @@ __all__ = [
     "workers_option",
     "ray_option",
     "gpu_option",
+    "backend_options",
+    "adapt_option",
     "dictionary_option",
     "load_dictionary",
     "check_coding_options",
@@ -126,6 +128,34 @@ ray_option = click.option(
 gpu_option = click.option(
     "--gpu", is_flag=True, help="Run the model on CUDA GPUs (worker i on GPU i; needs llama-cpp-python built with CUDA). "
     "An archive made on a GPU decodes only on a GPU."
+)
+
+
+def backend_options(decoding: bool) -> Callable[[Any], Any]:
+    """--backend and --device: what runs the model (to decode, the archive's backend unless one is named)."""
+    default = "the archive's" if decoding else "llama"
+    return apply(
+        click.option(
+            "--backend",
+            type=click.Choice(["llama", "torch"]),
+            default=None,
+            help=f"Run the model with llama.cpp or with PyTorch (pip install \"nacrith[torch]\"): the same model, other "
+            f"logits, so an archive decodes only with the backend that made it  [default: {default}]",
+        ),
+        click.option(
+            "--device",
+            metavar="DEVICE",
+            help="torch's device: cpu (default), cuda or cuda:N. An archive made on a GPU decodes only on a GPU.",
+        ),
+    )
+
+
+adapt_option = click.option(
+    "--adapt",
+    is_flag=True,
+    default=None,
+    help="With --backend torch: the model keeps learning the text as it codes it (dynamic evaluation), and the "
+    "decoder learns the same. Slower; on a short text it saved nothing (BENCHMARKS.md).",
 )
 
 

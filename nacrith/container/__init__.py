@@ -10,7 +10,10 @@ from .reader import Block, FrameReader, Index, OneChunk, Prefixed, frames
 from .structures import (
     BACKEND_LLAMA_CPU,
     BACKEND_LLAMA_CUDA,
+    BACKEND_TORCH_CPU,
+    BACKEND_TORCH_CUDA,
     BACKENDS,
+    TORCH_BACKENDS,
     BUILD_TAG_BYTES,
     Base64Run,
     FALLBACK_METHODS,
@@ -45,7 +48,10 @@ from .writer import write_chunk, write_end, write_group, write_header, write_ind
 __all__ = [
     "BACKEND_LLAMA_CPU",
     "BACKEND_LLAMA_CUDA",
+    "BACKEND_TORCH_CPU",
+    "BACKEND_TORCH_CUDA",
     "BACKENDS",
+    "TORCH_BACKENDS",
     "frames",
     "Prefixed",
     "FrameReader",

@@ -19,6 +19,7 @@ from ..constants import (
     PRECISION_BITS,
 )
 from ..errors import CorruptArchiveError, UnsupportedFormatError
+from ..neural.adapt import AdaptParams
 from ..neural.params import EnsembleParams
 from ..neural.schedule import default_slide_keep
 from .structures import BACKEND_LLAMA_CPU, CodingParams, EqualInfo
@@ -47,6 +48,7 @@ def preset_of(fingerprint: bytes) -> ModelPreset | None:
 
 
 _ENSEMBLE_FIELDS = [f.name for f in fields(EnsembleParams)]
+_ADAPT_FIELDS = [f.name for f in fields(AdaptParams)]
 
 KEY_PRECISION, KEY_LANES, KEY_WINDOW, KEY_SLIDE_KEEP, KEY_CHUNK, KEY_START, KEY_SEGMENT, KEY_ENSEMBLE = range(1, 9)
 KEY_ENSEMBLE_FIRST = 9
@@ -54,7 +56,13 @@ KEY_ENSEMBLE_FIRST = 9
 KEY_BACKEND = KEY_ENSEMBLE_FIRST + len(_ENSEMBLE_FIELDS)
 KEY_DICTIONARY = KEY_BACKEND + 1
 """The dictionary an archive was made with: the first 7 bytes of its file's SHA-256, as an integer (0: none)."""
-LAST_KEY = KEY_DICTIONARY
+KEY_ADAPT = KEY_DICTIONARY + 1
+"""21: dynamic evaluation on (1) or off (0); keys 22 to 26 its parameters, in the order of :class:`AdaptParams`.
+(Keys 27 to 29 are kept for it; 30 to 49 are other work's.)"""
+KEY_ADAPT_FIRST = KEY_ADAPT + 1
+KEY_THREADS = KEY_ADAPT_FIRST + len(_ADAPT_FIELDS)
+"""27: the torch backends' thread count (the logits depend on it)."""
+LAST_KEY = KEY_THREADS
 
 KEY_WINDOW_BITS, KEY_TOKEN_BITS, KEY_PRIMER = 30, 31, 32
 """Equal-info windows (layout 3): W, the export token width, the primer. Keys 30 to 39 are theirs."""
@@ -78,9 +86,14 @@ def _defaults(window: int, start_token: int | None) -> dict[int, int | None]:
         KEY_ENSEMBLE: 1,
         KEY_BACKEND: BACKEND_LLAMA_CPU,
         KEY_DICTIONARY: 0,
+        KEY_ADAPT: 0,
+        KEY_THREADS: 1,
     }
     for i, name in enumerate(_ENSEMBLE_FIELDS):
         out[KEY_ENSEMBLE_FIRST + i] = getattr(ensemble, name)
+    adapt = AdaptParams()
+    for i, name in enumerate(_ADAPT_FIELDS):
+        out[KEY_ADAPT_FIRST + i] = getattr(adapt, name)
     out.update(_EQUAL_INFO_DEFAULTS)
     return out
 
@@ -102,10 +115,15 @@ def params_to_pairs(params: CodingParams, default_start: int | None) -> list[tup
         KEY_ENSEMBLE: int(params.ensemble is not None),
         KEY_BACKEND: params.backend,
         KEY_DICTIONARY: params.dictionary,
+        KEY_ADAPT: int(params.adapt is not None),
+        KEY_THREADS: params.threads,
     }
     if params.ensemble is not None:
         for i, name in enumerate(_ENSEMBLE_FIELDS):
             values[KEY_ENSEMBLE_FIRST + i] = getattr(params.ensemble, name)
+    if params.adapt is not None:
+        for i, name in enumerate(_ADAPT_FIELDS):
+            values[KEY_ADAPT_FIRST + i] = getattr(params.adapt, name)
     if params.equal_info is not None:
         e = params.equal_info
         values.update({KEY_WINDOW_BITS: e.bits, KEY_TOKEN_BITS: e.token_bits, KEY_PRIMER: e.primer})
@@ -138,6 +156,14 @@ def params_from_pairs(pairs: list[tuple[int, int]], default_start: int | None) -
         ensemble = EnsembleParams(*(values[k] for k in ensemble_keys))  # type: ignore[arg-type]
     elif any(k in given for k in ensemble_keys):
         raise CorruptArchiveError("ensemble parameters given with the ensemble off")
+    adapt_keys = range(KEY_ADAPT_FIRST, KEY_ADAPT_FIRST + len(_ADAPT_FIELDS))
+    if values[KEY_ADAPT] not in (0, 1):
+        raise CorruptArchiveError(f"adaptation switch {values[KEY_ADAPT]} (0 or 1)")
+    adapt = None
+    if values[KEY_ADAPT]:
+        adapt = AdaptParams(*(values[k] for k in adapt_keys))  # type: ignore[arg-type]
+    elif any(k in given for k in adapt_keys):
+        raise CorruptArchiveError("adaptation parameters given with adaptation off")
     equal_info = None
     if values[KEY_WINDOW_BITS]:
         equal_info = EqualInfo(values[KEY_WINDOW_BITS], values[KEY_TOKEN_BITS], values[KEY_PRIMER])  # type: ignore[arg-type]
@@ -154,6 +180,8 @@ def params_from_pairs(pairs: list[tuple[int, int]], default_start: int | None) -
         segment_bytes=values[KEY_SEGMENT],  # type: ignore[arg-type]
         backend=values[KEY_BACKEND],  # type: ignore[arg-type]
         dictionary=values[KEY_DICTIONARY],  # type: ignore[arg-type]
+        adapt=adapt,
+        threads=values[KEY_THREADS],  # type: ignore[arg-type]
         equal_info=equal_info,
     )
     if params.segment_bytes == 0:  # version 1's "one sequence"; a version 2 header names a size

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ..constants import MAX_CHUNK_BYTES, MAX_LANES, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, STATE_BITS
 from ..errors import CorruptArchiveError
+from ..neural.adapt import AdaptParams
 from ..neural.params import EnsembleParams
 from ..transforms import BASE64_FLAGS, base64_length
 
@@ -36,7 +37,10 @@ __all__ = [
     "MAX_BLOCK_WINDOWS",
     "BACKEND_LLAMA_CPU",
     "BACKEND_LLAMA_CUDA",
+    "BACKEND_TORCH_CPU",
+    "BACKEND_TORCH_CUDA",
     "BACKENDS",
+    "TORCH_BACKENDS",
     "ModelInfo",
     "CodingParams",
     "FrameHeader",
@@ -87,8 +91,20 @@ BACKEND_LLAMA_CPU = 0
 """llama.cpp on the CPU (FORMAT.md, "Evaluation context")."""
 BACKEND_LLAMA_CUDA = 1
 """llama.cpp with every layer on a CUDA GPU: other kernels, other logits; an archive made there decodes there."""
-BACKENDS = {BACKEND_LLAMA_CPU: "llama.cpp CPU", BACKEND_LLAMA_CUDA: "llama.cpp CUDA"}
+BACKEND_TORCH_CPU = 2
+"""torch on the CPU, float32 (FORMAT.md, "The torch backend"): the same model, other arithmetic, other logits."""
+BACKEND_TORCH_CUDA = 3
+"""torch on a CUDA GPU, float32."""
+BACKENDS = {
+    BACKEND_LLAMA_CPU: "llama.cpp CPU",
+    BACKEND_LLAMA_CUDA: "llama.cpp CUDA",
+    BACKEND_TORCH_CPU: "torch CPU float32",
+    BACKEND_TORCH_CUDA: "torch CUDA float32",
+}
+TORCH_BACKENDS = frozenset({BACKEND_TORCH_CPU, BACKEND_TORCH_CUDA})
 
+MAX_THREADS = 256
+"""Most torch threads an archive may ask a decoder to compute with."""
 FINGERPRINT_BYTES = 8
 BUILD_TAG_BYTES = 2
 MAX_WINDOW = 1 << 16
@@ -174,6 +190,11 @@ class CodingParams:
     backend: int = BACKEND_LLAMA_CPU
     dictionary: int = 0
     """The dictionary's identity (the first 7 bytes of the SHA-256 of its file, as an integer); 0 for none."""
+    adapt: AdaptParams | None = None
+    """Dynamic evaluation's parameters (the torch backends only); None: the model stays as it was loaded."""
+    threads: int = 1
+    """The torch backends' intra-op threads: measured, some of torch's CPU products give other bits on other thread
+    counts, so a decoder computes with this many (1 for the llama.cpp backends, whose thread count never matters)."""
     equal_info: EqualInfo | None = None
     """Equal-info windows (layout 3 only); None for chunks and segments."""
 
@@ -196,6 +217,14 @@ class CodingParams:
             problems.append(f"dictionary {self.dictionary} (a 56-bit identity)")
         if self.backend not in BACKENDS:
             problems.append(f"backend {self.backend} (0..{len(BACKENDS) - 1})")
+        if not 1 <= self.threads <= MAX_THREADS:
+            problems.append(f"threads {self.threads} (1..{MAX_THREADS})")
+        elif self.threads != 1 and self.backend not in TORCH_BACKENDS:
+            problems.append(f"threads {self.threads} with backend {self.backend} (a torch backend only)")
+        if self.adapt is not None:
+            problems += self.adapt.problems(window_keep=self.slide_keep)
+            if self.backend not in TORCH_BACKENDS:
+                problems.append(f"adaptation with backend {self.backend} (a torch backend only)")
         if self.ensemble is not None:
             problems += self.ensemble.problems()
             if not self.ensemble.enabled:

@@ -53,7 +53,7 @@ def window_params(
 ) -> CodingParams:
     """The coding parameters of equal-info windows (the LLM alone: windows decode alone, so no ensemble learns)."""
     keep = slide_keep if slide_keep is not None else default_slide_keep(window)
-    params = CodingParams(PRECISION_BITS, lanes, window, keep, 65536, start_token, None, 1 << 20, backend, 0, equal_info)
+    params = CodingParams(PRECISION_BITS, lanes, window, keep, 65536, start_token, None, 1 << 20, backend, 0, equal_info=equal_info)
     problems = equal_info.problems()
     if problems:
         raise ValueError("bad equal-info settings: " + ", ".join(problems))

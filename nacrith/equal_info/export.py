@@ -142,7 +142,7 @@ class Windows:
         c = meta["coding"]
         params = CodingParams(
             int(c["precision_bits"]), int(c["lanes"]), int(c["kv_window"]), int(c["slide_keep"]), 65536, int(c["start_token"]),
-            None, 1 << 20, int(c["backend"]), 0, e,
+            None, 1 << 20, int(c["backend"]), 0, equal_info=e,
         )
         params.validate()
         offsets = [int(x) for x in meta["offsets"]]

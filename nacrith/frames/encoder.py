@@ -18,6 +18,7 @@ from ..container import (
     LAYOUT_CHUNK,
     LAYOUT_INDEXED,
     LAYOUT_SEGMENT,
+    TORCH_BACKENDS,
     CodingParams,
     FrameHeader,
     IndexEntry,
@@ -61,6 +62,8 @@ class FrameEncoder:
             segment,
             engine.backend,
             o.dictionary.identity if o.dictionary else 0,
+            adapt=o.adapt,
+            threads=engine.threads if engine.backend in TORCH_BACKENDS else 1,
         )
         self._progress = progress
         self._pool = pool

@@ -95,9 +95,9 @@ def _init_backend() -> None:
 class LanguageModel:
     """A GGUF model loaded for evaluation; tokenizes and detokenizes exactly as llama.cpp does."""
 
-    def __init__(self, path: str | os.PathLike[str], *, gpu: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, gpu: int | None = None, vocab_only: bool = False) -> None:
         """``gpu``: a CUDA device to offload every layer to (None: the CPU, whose logits are the same on
-        every machine with this build)."""
+        every machine with this build). ``vocab_only``: load the tokenizer alone (another backend runs the model)."""
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelNotFoundError(f"model file not found: {self.path}")
@@ -107,6 +107,7 @@ class LanguageModel:
         _init_backend()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = 0  # CPU: identical results on every machine of a build matter more than speed
+        params.vocab_only = vocab_only
         if gpu is not None:
             if not llama_cpp.llama_supports_gpu_offload():
                 raise NacrithError(

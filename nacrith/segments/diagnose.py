@@ -1,18 +1,30 @@
-"""Why a frame cannot be decoded here: a different model, a missing or other dictionary, a different
-llama.cpp build, too little memory, or damage.
+"""Why a frame cannot be decoded here: a different model, backend or build, a missing or other dictionary,
+too little memory, or damage.
 
-A chunk that fails its checksum is damage, unless it is neural and this llama.cpp build is
-not the one that wrote the archive: then the logits, not the bytes, are what differ, and the
-message says which build to decode it with. What decoding needs in memory is checked before it
-is allocated (:mod:`nacrith.memory`): the model file and the ensemble's tables before the model
-loads, each group's context before the group.
+A chunk that fails its checksum is damage, unless it is neural and this build (of llama.cpp,
+or of torch) is not the one that wrote the archive: then the logits, not the bytes, are what
+differ, and the message says which build to decode it with. What decoding needs in memory is
+checked before it is allocated (:mod:`nacrith.memory`): the model file and the ensemble's tables
+before the model loads, each group's context before the group.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from ..container import BACKEND_LLAMA_CUDA, BACKENDS, NEURAL_METHODS, ChunkEntry, CodingParams, ModelInfo, build_tag
+from ..container import (
+    BACKEND_LLAMA_CPU,
+    BACKEND_LLAMA_CUDA,
+    BACKEND_TORCH_CPU,
+    BACKEND_TORCH_CUDA,
+    BACKENDS,
+    NEURAL_METHODS,
+    TORCH_BACKENDS,
+    ChunkEntry,
+    CodingParams,
+    ModelInfo,
+    build_tag,
+)
 from ..engine import Engine, describe_model
 from ..errors import CorruptArchiveError, ModelMismatchError
 from ..memory import check, context_tokens, need, resolve_limit
@@ -73,6 +85,15 @@ class CheckedEngine:
         check(need(file_bytes, p.ensemble.memory_bytes if p.ensemble else None, shape, lanes, context), self.limit, what)
 
 
+_HOW = {
+    BACKEND_LLAMA_CPU: "--backend llama without --gpu (or backend='llama', gpu=False)",
+    BACKEND_LLAMA_CUDA: "--backend llama --gpu (or backend='llama', gpu=True)",
+    BACKEND_TORCH_CPU: 'pip install "nacrith[torch]", then --backend torch --device cpu (or backend=\'torch\', device=\'cpu\')',
+    BACKEND_TORCH_CUDA: "--backend torch --device cuda (or backend='torch', device='cuda'), on a machine with a CUDA GPU",
+}
+"""How a user decodes with each backend."""
+
+
 def check_model(expected: ModelInfo, params: CodingParams, engine: Engine, dictionary: Dictionary | None = None) -> None:
     """Refuse a model other than the archive's, a dictionary other than the one it needs, and parameters
     this model (and dictionary) cannot have been coded with."""
@@ -89,8 +110,13 @@ def check_identity(expected: ModelInfo, params: CodingParams, engine: Engine, di
         )
     if params.backend != engine.backend:
         raise ModelMismatchError(
-            f"the archive was made with {BACKENDS[params.backend]}, whose logits differ from {BACKENDS[engine.backend]}'s; "
-            f"decode it with {BACKENDS[params.backend]}" + (" (--gpu)" if params.backend == BACKEND_LLAMA_CUDA else " (without --gpu)")
+            f"the archive was made with {BACKENDS[params.backend]}, whose logits differ from those of {BACKENDS[engine.backend]}, "
+            f"the backend in use; decode it with {BACKENDS[params.backend]}: {_HOW[params.backend]}"
+        )
+    if params.backend in TORCH_BACKENDS and params.threads != engine.threads:
+        raise ModelMismatchError(
+            f"the archive was made with {params.threads} torch threads, whose logits can differ from those of "
+            f"{engine.threads}, the threads in use; decode it with -T {params.threads} (or threads={params.threads})"
         )
     check_dictionary(params, dictionary)
 
@@ -134,9 +160,10 @@ def chunk_failed(expected: ModelInfo, engine: Engine | None, where: str, entry: 
         here = engine.model_info().build
         if build_tag(here) != expected.build_tag:
             written = f"build {expected.build!r}" if expected.build else f"a build tagged {expected.build_tag.hex()}"
+            what = "torch" if engine.backend_name == "torch" else "llama-cpp-python"
             raise ModelMismatchError(
-                f"{where} does not decode to its checksum: the archive was written by llama.cpp {written} and this is "
-                f"{here!r} (tag {build_tag(here).hex()}), whose logits differ. Decode it with the llama-cpp-python build "
-                "that wrote it (the same version, built the same way)."
+                f"{where} does not decode to its checksum: the archive was written by {written} and this is "
+                f"{here!r} (tag {build_tag(here).hex()}), whose logits differ. Decode it with the {what} build "
+                "that wrote it (the same version, built the same way, on the same kind of device)."
             )
     raise CorruptArchiveError(f"{where} {reason}: the archive is damaged")

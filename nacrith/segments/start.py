@@ -40,8 +40,10 @@ def new_ensemble(params: CodingParams, vocab_size: int, dictionary: Dictionary |
 def group_evaluator(engine: Engine, lanes: int, params: CodingParams, prefix: Prefix, longest: int) -> LaneEvaluator:
     """The evaluator for a group of ``lanes`` lanes whose longest chunk has ``longest`` bytes: the engine's,
     primed with ``prefix`` when it has a primer, each lane's context holding what the lane can use (the
-    primer's tokens and the chunk's, up to the window), the same on both sides (FORMAT.md, "Evaluation context")."""
+    primer's tokens and the chunk's, up to the window), the same on both sides (FORMAT.md, "Evaluation context");
+    learning as it codes when the archive adapts (torch only)."""
     context = context_tokens(params.window, prefix.cached + longest)
+    extra = {"adapt": params.adapt} if params.adapt is not None else {}  # the torch backend's dynamic evaluation
     if prefix.cached:
-        return engine.evaluator(lanes, context, prefix)
-    return engine.evaluator(lanes, context)
+        return engine.evaluator(lanes, context, prefix, **extra)
+    return engine.evaluator(lanes, context, **extra)

@@ -50,8 +50,8 @@ class _Ref:
 class _Actor:
     """What runs in each actor: the worker functions of :mod:`.local`, with the model loaded once."""
 
-    def __init__(self, model: str | None, threads: int, gpu: int | None) -> None:
-        local._start(model, threads, gpu)
+    def __init__(self, model: str | None, threads: int, gpu: int | None, backend: str | None = None, device: str | None = None) -> None:
+        local._start(model, threads, gpu, backend, device)
 
     def run(self, function: Callable[..., Any], *args: Any) -> Any:
         return function(*args)
@@ -68,19 +68,21 @@ class RayPool:
         model: str | os.PathLike[str] | None = None,
         threads: int | None = None,
         gpu: bool = False,
+        backend: str | None = None,
+        device: str | None = None,
     ) -> None:
         """``address``: a Ray cluster's address, ``auto`` for the one this machine belongs to, ``local``
-        to start one on this machine."""
+        to start one on this machine. ``backend``, ``device``: as :class:`~.local.WorkerPool`'s."""
         ray = self._ray = _ray()
         if not ray.is_initialized():
             ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False)
-        each = threads or 1
+        each = self.threads = threads or 1
         if workers is None:
             workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // each)
         self.workers = workers
         actor = ray.remote(num_cpus=each, num_gpus=1 if gpu else 0, max_restarts=1, max_task_retries=1)(_Actor)
         model_arg = os.fspath(model) if model is not None else None
-        self._actors = [actor.remote(model_arg, each, 0 if gpu else None) for _ in range(workers)]
+        self._actors = [actor.remote(model_arg, each, 0 if gpu else None, backend, device) for _ in range(workers)]
         self._next = 0
 
     def _submit(self, function: Callable[..., Any], *args: Any) -> _Ref:

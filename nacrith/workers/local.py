@@ -16,7 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..container import CodingParams, FrameHeader
-from ..engine import Engine, shared_engine
+from ..engine import Engine, engine_for, shared_engine
 from ..segments.progress import Progress
 from ..options import Options
 from ..segments.decoder import decode_segment
@@ -34,6 +34,8 @@ class SegmentPool(Protocol):
     """Workers that run the functions of this module on segments: processes here, or Ray actors (:mod:`.cluster`)."""
 
     workers: int
+    threads: int
+    """Each worker's threads: a torch archive records them."""
 
     def _submit(self, function: Callable[..., Any], *args: Any) -> Any:
         """Run ``function(*args)`` on a worker; a future with ``result()`` and ``done()``."""
@@ -45,8 +47,8 @@ class SegmentPool(Protocol):
     def close(self) -> None: ...
 
 
-_engine: Engine | None = None
-"""The worker process's engine, loaded by :func:`_start`."""
+_spec: dict | None = None
+"""What the worker process runs the model with (set by :func:`_start`): the model, threads, gpu, backend, device."""
 
 
 def threads_per_worker(workers: int, threads: int | None) -> int:
@@ -56,37 +58,56 @@ def threads_per_worker(workers: int, threads: int | None) -> int:
     return max(1, threads // workers)
 
 
-def _start(model: str | None, threads: int, gpu: int | None) -> None:
-    global _engine
-    _engine = shared_engine(model, threads, gpu=gpu)
+def _start(model: str | None, threads: int, gpu: int | None, backend: str | None = None, device: str | None = None) -> None:
+    global _spec
+    _spec = {"model": model, "threads": threads, "gpu": gpu, "backend": backend, "device": device}
+    _engine_for(None)  # a wrong model or backend fails at the start, as in the main process
+
+
+def _engine_for(params: CodingParams | None) -> Engine:
+    """The worker's engine for an archive of ``params`` (None: the backend asked for, else llama.cpp)."""
+    assert _spec is not None
+    s = _spec
+    if params is None:
+        return shared_engine(s["model"], s["threads"], gpu=s["gpu"], backend=s["backend"] or "llama", device=s["device"])
+    return engine_for(params, s["model"], s["threads"], s["gpu"], s["backend"], s["device"])
 
 
 def _encode(data: bytes, options: Options, params: CodingParams) -> CodedSegment:
-    assert _engine is not None
-    return encode_segment(data, _engine, options, params)
+    return encode_segment(data, _engine_for(params), options, params)
 
 
 def _decode(
     header: FrameHeader, blocks: bytes, number: int, offset: int, memory_limit: int | None = None, dictionary: "Dictionary | None" = None
 ) -> bytes:
-    assert _engine is not None
-    engine = _engine
+    engine = _engine_for(header.params)
     return decode_segment(header, blocks, lambda: engine, number, offset, memory_limit, dictionary)
 
 
 class WorkerPool:
     """``workers`` processes with the model; worker ``i`` on GPU ``i`` when ``gpu`` (llama.cpp layers offloaded)."""
 
-    def __init__(self, workers: int, *, model: str | os.PathLike[str] | None = None, threads: int | None = None, gpu: bool = False) -> None:
+    def __init__(
+        self,
+        workers: int,
+        *,
+        model: str | os.PathLike[str] | None = None,
+        threads: int | None = None,
+        gpu: bool = False,
+        backend: str | None = None,
+        device: str | None = None,
+    ) -> None:
+        """``backend`` and ``device``: what the workers run the model with (backend None: llama.cpp to encode,
+        each archive's own to decode)."""
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
         context = multiprocessing.get_context("spawn")
-        each = threads_per_worker(workers, threads)
+        each = self.threads = threads_per_worker(workers, threads)
         model_arg = os.fspath(model) if model is not None else None
         # One executor per worker, so that each one's device (worker i on GPU i) is fixed at its start.
         self._executors = [
-            ProcessPoolExecutor(1, mp_context=context, initializer=_start, initargs=(model_arg, each, i if gpu else None))
+            ProcessPoolExecutor(1, mp_context=context, initializer=_start, initargs=(model_arg, each, i if gpu else None, backend, device))
             for i in range(workers)
         ]
         self._next = 0
