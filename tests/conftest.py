@@ -161,4 +161,5 @@ def fake_window_engine(monkeypatch: pytest.MonkeyPatch) -> FakeWindowEngine:
     """The fake engine, also what ``nacrith.compress`` and ``nacrith.decompress`` get for any model."""
     engine = FakeWindowEngine()
     monkeypatch.setattr("nacrith.api.shared_engine", lambda *args, **kwargs: engine)
+    monkeypatch.setattr("nacrith.api.engine_for", lambda *args, **kwargs: engine)  # the decoder's way to it
     return engine

@@ -10,6 +10,7 @@ import functools
 import os
 import signal
 import threading
+from types import FrameType
 from typing import Callable, Iterable, TypeVar
 
 import click
@@ -77,8 +78,27 @@ _TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if 
 """Signals that end a command the way Ctrl-C does (``kill``, a closed terminal)."""
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise Terminated(signum)
+_CALLBACKS = frozenset({"_silent_log"})
+"""Python functions llama.cpp calls back through ctypes, which swallows any exception raised in them."""
+
+
+def _swallowed_there(signum: int, frame: FrameType | None) -> bool:
+    """Whether the signal landed inside a ctypes callback, where its exception would be printed and
+    dropped (and the command would go on, then exit 0); if so, it is sent again in a moment."""
+    if frame is None or frame.f_code.co_name not in _CALLBACKS:
+        return False
+    threading.Timer(0.02, os.kill, (os.getpid(), signum)).start()
+    return True
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    if not _swallowed_there(signum, frame):
+        raise Terminated(signum)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    if not _swallowed_there(signum, frame):
+        raise KeyboardInterrupt
 
 
 def interruptible(command: F) -> F:
@@ -91,7 +111,10 @@ def interruptible(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: object, **kwargs: object) -> object:
         main_thread = threading.current_thread() is threading.main_thread()
-        previous = {s: signal.signal(s, _terminate) for s in _TERMINATING} if main_thread else {}
+        handlers = {s: _terminate for s in _TERMINATING}
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when started with SIGINT ignored
+            handlers[signal.SIGINT] = _interrupt
+        previous = {s: signal.signal(s, h) for s, h in handlers.items()} if main_thread else {}
         try:
             return command(*args, **kwargs)
         except KeyboardInterrupt:
