@@ -16,6 +16,7 @@ from nacrith.container import (
     LAYOUT_CHUNK,
     LAYOUT_INDEXED,
     LAYOUT_SEGMENT,
+    METHOD_NEURAL,
     METHOD_STORED,
     METHOD_XZ,
     METHOD_ZSTD,
@@ -23,12 +24,14 @@ from nacrith.container import (
     CodingParams,
     EndBlock,
     FrameHeader,
+    Group,
     IndexEntry,
     ModelInfo,
     OtherBytes,
     crc32,
     write_chunk,
     write_end,
+    write_group,
     write_header,
     write_index,
     write_other,
@@ -49,6 +52,20 @@ NAMED = ModelInfo(bytes(range(1, 9)), b"\x01\x02", "other.gguf")
 DEFAULTS = CodingParams(PRECISION_BITS, 8, 1024, 768, 65536, 1, EnsembleParams(), DEFAULT_SEGMENT_BYTES)
 SMALL = CodingParams(PRECISION_BITS, 2, 64, 48, 4096, 7, EnsembleParams(ngram_orders=3, history_bits=16), 8192)
 """Parameters that differ from the defaults, so the header carries a parameter list."""
+
+
+def neural_group_frame(model: ModelInfo, params: CodingParams, lengths: list[int], payload: bytes = b"\x55") -> bytes:
+    """A crafted frame of one segment whose one group holds a neural chunk of each length, each with
+    ``payload`` and a CRC-32 of 0: what a hostile header can ask of a decoder's memory and time."""
+    entries = [ChunkEntry(METHOD_NEURAL, n, 0, len(payload), 0) for n in lengths]
+    header = write_header(FrameHeader(model, params, None, 2, LAYOUT_SEGMENT))
+    return header + write_group(Group(entries, [payload] * len(entries))) + write_end(EndBlock(sum(lengths), 0))
+
+
+def neural_chunk_frame(model: ModelInfo, params: CodingParams, length: int, payload: bytes = b"\x55") -> bytes:
+    """The same as a one-chunk frame (layout 0): one neural chunk claiming ``length`` bytes."""
+    header = write_header(FrameHeader(model, params, length, 2, LAYOUT_CHUNK, METHOD_NEURAL))
+    return header + write_chunk(ChunkEntry(METHOD_NEURAL, length, 0, len(payload), 0), payload)
 
 
 def _header(layout: int, params: CodingParams = DEFAULTS, size: int | None = None, method: int = 0, model: ModelInfo = SMOLLM2) -> bytes:

@@ -23,21 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 import nacrith  # noqa: E402
 from nacrith.constants import PRECISION_BITS  # noqa: E402
-from nacrith.container import (  # noqa: E402
-    LAYOUT_CHUNK,
-    LAYOUT_SEGMENT,
-    METHOD_NEURAL,
-    ChunkEntry,
-    CodingParams,
-    EndBlock,
-    FrameHeader,
-    Group,
-    write_chunk,
-    write_end,
-    write_group,
-    write_header,
-)
+from nacrith.container import CodingParams  # noqa: E402
 from nacrith.engine import shared_engine  # noqa: E402
+from fuzz import corpus  # noqa: E402
 from nacrith.neural.params import EnsembleParams  # noqa: E402
 
 TEXT = b"It was the best of times, it was the worst of times, it was the age of wisdom.\n"
@@ -64,13 +52,10 @@ def crafted() -> dict[str, bytes]:
     info = shared_engine(None, 1).model_info()  # this build's tag: a chunk that fails is damage
 
     def group(p: CodingParams, lengths: list[int]) -> bytes:
-        entries = [ChunkEntry(METHOD_NEURAL, n, 0, 1, 0) for n in lengths]
-        header = write_header(FrameHeader(info, p, None, 2, LAYOUT_SEGMENT))
-        return header + write_group(Group(entries, [b"\x55"] * len(entries))) + write_end(EndBlock(sum(lengths), 0))
+        return corpus.neural_group_frame(info, p, lengths)
 
     def one_chunk(p: CodingParams, length: int) -> bytes:
-        header = write_header(FrameHeader(info, p, length, 2, LAYOUT_CHUNK, METHOD_NEURAL))
-        return header + write_chunk(ChunkEntry(METHOD_NEURAL, length, 0, 1, 0), b"\x55")
+        return corpus.neural_chunk_frame(info, p, length)
 
     return {
         "text, window 1024": nacrith.compress(TEXT, threads=1),

@@ -23,22 +23,7 @@ import nacrith.api
 from fuzz import corpus, mutate
 from nacrith import CorruptArchiveError, NacrithError
 from nacrith.constants import PRECISION_BITS
-from nacrith.container import (
-    LAYOUT_CHUNK,
-    LAYOUT_SEGMENT,
-    METHOD_NEURAL,
-    ChunkEntry,
-    CodingParams,
-    EndBlock,
-    FrameHeader,
-    Group,
-    ModelInfo,
-    build_tag,
-    write_chunk,
-    write_end,
-    write_group,
-    write_header,
-)
+from nacrith.container import CodingParams, ModelInfo, build_tag
 from nacrith.models.llm import build_id
 from nacrith.neural.params import EnsembleParams
 
@@ -159,11 +144,8 @@ def _neural_frame(length: int, payload: bytes, lanes: int = 1) -> bytes:
     params = CodingParams(PRECISION_BITS, 8, 1024, 768, 65536, 1, EnsembleParams(), 1 << 20)
     info = ModelInfo(corpus.SMOLLM2.fingerprint, build_tag(build_id()), preset=1)  # this build: damage is damage
     if lanes == 1:
-        header = write_header(FrameHeader(info, params, length, 2, LAYOUT_CHUNK, METHOD_NEURAL))
-        return header + write_chunk(ChunkEntry(METHOD_NEURAL, length, 0, len(payload), 0), payload)
-    entries = [ChunkEntry(METHOD_NEURAL, length, 0, len(payload), 0)] * lanes
-    header = write_header(FrameHeader(info, params, None, 2, LAYOUT_SEGMENT))
-    return header + write_group(Group(entries, [payload] * lanes)) + write_end(EndBlock(length * lanes, 0))
+        return corpus.neural_chunk_frame(info, params, length, payload)
+    return corpus.neural_group_frame(info, params, [length] * lanes, payload)
 
 
 @pytest.mark.parametrize("payload", [b"\x00", b"\x55", b"\x80", b"\xff", b"\x12\x34"])

@@ -19,26 +19,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from fuzz import corpus
+
 import nacrith
 from nacrith import MemoryLimitError, NacrithError, engine, memory
 from nacrith.cli import cli
 from nacrith.constants import PRECISION_BITS
-from nacrith.container import (
-    LAYOUT_CHUNK,
-    LAYOUT_SEGMENT,
-    METHOD_NEURAL,
-    ChunkEntry,
-    CodingParams,
-    EndBlock,
-    FrameHeader,
-    Group,
-    ModelInfo,
-    build_tag,
-    write_chunk,
-    write_end,
-    write_group,
-    write_header,
-)
+from nacrith.container import CodingParams, ModelInfo, build_tag
 from nacrith.models import llm
 from nacrith.models.llm import build_id
 from nacrith.neural.params import MAX_MEMORY, EnsembleParams
@@ -68,14 +55,11 @@ def no_model_load(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def neural_frame(params: CodingParams, lengths: list[int], payload: bytes = b"\x55") -> bytes:
     """A frame of one segment whose one group holds a neural chunk of each length, with ``payload`` each."""
-    entries = [ChunkEntry(METHOD_NEURAL, n, 0, len(payload), 0) for n in lengths]
-    header = write_header(FrameHeader(SMOLLM2, params, None, 2, LAYOUT_SEGMENT))
-    return header + write_group(Group(entries, [payload] * len(entries))) + write_end(EndBlock(sum(lengths), 0))
+    return corpus.neural_group_frame(SMOLLM2, params, lengths, payload)
 
 
 def one_chunk_frame(params: CodingParams, length: int, payload: bytes = b"\x55") -> bytes:
-    header = write_header(FrameHeader(SMOLLM2, params, length, 2, LAYOUT_CHUNK, METHOD_NEURAL))
-    return header + write_chunk(ChunkEntry(METHOD_NEURAL, length, 0, len(payload), 0), payload)
+    return corpus.neural_chunk_frame(SMOLLM2, params, length, payload)
 
 
 def params(lanes: int = 8, window: int = 1024, ensemble: EnsembleParams | None = EnsembleParams(), chunk: int = 65536) -> CodingParams:
